@@ -1,0 +1,37 @@
+# FindSOCI — SOCI 4.0.x as packaged by Debian 12 ships neither a CMake config
+# nor a pkg-config file, so we locate headers and libraries by hand and make
+# our own imported targets: SOCI::core, SOCI::sqlite3, SOCI::postgresql,
+# SOCI::mysql. Components not found are simply absent.
+include(FindPackageHandleStandardArgs)
+
+find_path(SOCI_INCLUDE_DIR soci/soci.h)
+find_library(SOCI_CORE_LIBRARY NAMES soci_core)
+
+set(_soci_backends sqlite3 postgresql mysql)
+foreach(_b IN LISTS _soci_backends)
+  find_library(SOCI_${_b}_LIBRARY NAMES soci_${_b})
+  if(SOCI_${_b}_LIBRARY)
+    set(SOCI_${_b}_FOUND TRUE)
+  endif()
+endforeach()
+
+find_package_handle_standard_args(SOCI
+  REQUIRED_VARS SOCI_CORE_LIBRARY SOCI_INCLUDE_DIR
+  HANDLE_COMPONENTS)
+
+if(SOCI_FOUND AND NOT TARGET SOCI::core)
+  add_library(SOCI::core UNKNOWN IMPORTED)
+  set_target_properties(SOCI::core PROPERTIES
+    IMPORTED_LOCATION "${SOCI_CORE_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${SOCI_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES "${CMAKE_DL_LIBS}")
+  foreach(_b IN LISTS _soci_backends)
+    if(SOCI_${_b}_FOUND)
+      add_library(SOCI::${_b} UNKNOWN IMPORTED)
+      set_target_properties(SOCI::${_b} PROPERTIES
+        IMPORTED_LOCATION "${SOCI_${_b}_LIBRARY}"
+        INTERFACE_LINK_LIBRARIES SOCI::core)
+    endif()
+  endforeach()
+endif()
+mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY)

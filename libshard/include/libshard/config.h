@@ -1,0 +1,105 @@
+// ClusterConfig: the cluster described by a YAML file (see README "Config
+// reference"): databases by name with SOCI connection strings, the record
+// shards, the catalog database, the fixed number of virtual buckets, and the
+// entities with their secondary indexes.
+//
+// Load() validates everything it can without a connection and reports the
+// first problem as one InvalidConfig status naming file:line:column. Values
+// may use ${ENV_VAR}; relative SQLite paths resolve against the folder of the
+// config file.
+//
+// Thread-safety: a loaded ClusterConfig is immutable data.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libshard/status.h"
+
+namespace libshard {
+
+// Where a value came from, for error messages: "cluster.yaml:4:12".
+struct SourceMark {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+  std::string ToString() const;
+};
+
+enum class ColumnType { kInt, kFloat, kString, kBool, kBytes };
+const char* ColumnTypeName(ColumnType t);
+
+struct IndexColumnConfig {
+  std::string name;   // SQL column name, [a-z_][a-z0-9_]*
+  ColumnType type = ColumnType::kString;
+  std::string field;  // document path: "email", "address.city", "tags[]"
+  bool lower = false; // transform: lower (strings only)
+  SourceMark mark;
+};
+
+struct IndexConfig {
+  std::string name;
+  std::vector<std::string> databases;  // >1 = sharded by the first column
+  bool unique = false;
+  std::vector<IndexColumnConfig> columns;
+  SourceMark mark;
+};
+
+struct EntityConfig {
+  std::string name;
+  std::vector<IndexConfig> indexes;
+  SourceMark mark;
+  const IndexConfig* FindIndex(std::string_view name) const;
+};
+
+enum class Backend { kSqlite, kPostgres, kMysql };
+const char* BackendName(Backend b);
+
+struct DatabaseConfig {
+  std::string name;
+  Backend backend = Backend::kSqlite;
+  // SOCI connection string after ${VAR} substitution and path resolution,
+  // e.g. "sqlite3://db=/abs/data/s0.db". May hold a password: print
+  // RedactedUrl(), never this.
+  std::string url;
+  SourceMark mark;
+  std::string RedactedUrl() const;
+};
+
+struct ClusterConfig {
+  std::string source;          // file the config was read from ("" if none)
+  uint32_t buckets = 1024;     // fixed at init
+  uint64_t hash_seed = 0;      // XXH3 seed, fixed at init
+  SourceMark buckets_mark;     // where `buckets` was set, for catalog checks
+  SourceMark hash_seed_mark;
+  std::string catalog;         // name of the catalog database
+  std::vector<DatabaseConfig> databases;
+  std::vector<std::string> shards;  // record shards, in bucket-map order
+  std::vector<EntityConfig> entities;
+
+  // Reads, substitutes, resolves and validates a YAML file.
+  static Result<ClusterConfig> Load(const std::string& path);
+  // Same, from text. `source` names it in errors; `base_dir` anchors
+  // relative SQLite paths (current directory when empty).
+  static Result<ClusterConfig> Parse(std::string_view yaml,
+                                     const std::string& source,
+                                     const std::string& base_dir);
+
+  // Checks names, references and limits. Load/Parse call this; call it
+  // again after building or editing a config in code.
+  Status Validate() const;
+
+  const DatabaseConfig* FindDatabase(std::string_view name) const;
+  const EntityConfig* FindEntity(std::string_view name) const;
+};
+
+// True for identifiers safe to splice into SQL: [a-z_][a-z0-9_]{0,47}.
+bool IsValidIdentifier(std::string_view name);
+
+// The URL with any password=… value replaced by "***".
+std::string RedactUrl(std::string_view url);
+
+}  // namespace libshard

@@ -1,0 +1,37 @@
+// Options for opening a Store, and per-call write options.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace libshard {
+
+struct Options {
+  // Open() runs Init() first when the catalog has no bucket map yet.
+  // Default: false (an uninitialized cluster is an InvalidConfig error).
+  bool create_if_missing = false;
+  // Most connections kept open per database. Default: 8.
+  int pool_size = 8;
+  // Bound on establishing a connection (PostgreSQL connect_timeout, MariaDB
+  // connect/read/write timeouts). An unreachable database fails with
+  // Code::kUnavailable after about this long. Default: 5 s.
+  int connect_timeout_seconds = 5;
+  // After a failed connect, calls to the same database fail fast with
+  // kUnavailable for this long instead of waiting again. Default: 1000 ms.
+  int down_backoff_ms = 1000;
+  // SQLite busy timeout (waiting for another writer's lock). Default: 30 s.
+  int sqlite_busy_timeout_ms = 30000;
+  // Threads used to query shards in parallel (get_many, scan). 0 = one per
+  // shard, at most 16. Default: 0.
+  int parallelism = 0;
+  // Records fetched per round trip by scans. Default: 1000.
+  int scan_chunk = 1000;
+};
+
+struct WriteOptions {
+  // Compare-and-set: the write happens only if the stored version equals
+  // this; 0 means "must not exist". Otherwise Code::kVersionConflict.
+  std::optional<uint64_t> if_version;
+};
+
+}  // namespace libshard
