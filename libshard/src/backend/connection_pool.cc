@@ -1,0 +1,192 @@
+#include "backend/connection_pool.h"
+
+#include <soci/soci.h>
+#include <soci/mysql/soci-mysql.h>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "backend/errors.h"
+
+namespace libshard::backend {
+namespace {
+
+// Registering links the backends in: a missing backend fails at link time,
+// not at run time through dlopen.
+void RegisterBackendsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    soci::register_factory_sqlite3();
+    soci::register_factory_postgresql();
+    soci::register_factory_mysql();
+  });
+}
+
+bool HasKey(const std::string& conn, const char* key) {
+  std::string k = std::string(key) + "=";
+  size_t pos = 0;
+  while ((pos = conn.find(k, pos)) != std::string::npos) {
+    if (pos == 0 || conn[pos - 1] == ' ' || conn[pos - 1] == '/') return true;
+    ++pos;
+  }
+  return false;
+}
+
+void AddDefault(std::string* conn, const char* key, const std::string& value) {
+  if (!HasKey(*conn, key)) *conn += std::string(" ") + key + "=" + value;
+}
+
+}  // namespace
+
+Connection::Connection(std::unique_ptr<soci::session> session)
+    : session_(std::move(session)) {}
+
+// Statements must go before the session they were prepared on.
+Connection::~Connection() { cache_.clear(); }
+
+ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
+  if (this != &other) {
+    if (conn_) pool_->Release(std::move(conn_), false);
+    pool_ = other.pool_;
+    conn_ = std::move(other.conn_);
+  }
+  return *this;
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (conn_) pool_->Release(std::move(conn_), false);
+}
+
+void ConnectionPool::Lease::Discard() {
+  if (conn_) pool_->Release(std::move(conn_), true);
+}
+
+ConnectionPool::ConnectionPool(DatabaseConfig db, const Options& options)
+    : db_(std::move(db)), dialect_(db_.backend), options_(options) {
+  RegisterBackendsOnce();
+}
+
+ConnectionPool::~ConnectionPool() = default;
+
+std::string ConnectionPool::SociConnectString() const {
+  std::string conn = db_.url;
+  std::string timeout = std::to_string(options_.connect_timeout_seconds);
+  switch (db_.backend) {
+    case Backend::kSqlite:
+      // SOCI's "timeout" is SQLite's busy timeout, in seconds.
+      AddDefault(&conn, "timeout",
+                 std::to_string((options_.sqlite_busy_timeout_ms + 999) / 1000));
+      break;
+    case Backend::kPostgres:
+      AddDefault(&conn, "connect_timeout", timeout);
+      break;
+    case Backend::kMysql:
+      AddDefault(&conn, "connect_timeout", timeout);
+      AddDefault(&conn, "charset", "utf8mb4");
+      break;
+  }
+  return conn;
+}
+
+Result<std::unique_ptr<Connection>> ConnectionPool::Connect() {
+  try {
+    auto session = std::make_unique<soci::session>(SociConnectString());
+    soci::session& sql = *session;
+    switch (db_.backend) {
+      case Backend::kSqlite:
+        sql << "PRAGMA journal_mode=WAL";
+        sql << "PRAGMA synchronous=NORMAL";
+        sql << "PRAGMA busy_timeout=" + std::to_string(options_.sqlite_busy_timeout_ms);
+        break;
+      case Backend::kMysql:
+        // Under REPEATABLE READ, SELECT … FOR UPDATE of an absent key takes
+        // a gap lock and two concurrent inserts deadlock; READ COMMITTED
+        // turns that into a clean duplicate-key error we retry.
+        sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+        break;
+      case Backend::kPostgres:
+        break;
+    }
+    return std::make_unique<Connection>(std::move(session));
+  } catch (const soci::soci_error& e) {
+    Status s = ToStatus(e, db_.name, "connect");
+    // Any failure to open a session means the database is not usable.
+    if (s.code() != Code::kUnavailable) s = Status::Unavailable(s.message());
+    return s;
+  } catch (const std::exception& e) {
+    return Status::Unavailable("connect on database '" + db_.name + "': " + e.what());
+  }
+}
+
+Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
+  using Clock = std::chrono::steady_clock;
+  std::unique_lock<std::mutex> lock(mu_);
+  auto deadline = Clock::now() + std::chrono::seconds(options_.connect_timeout_seconds + 25);
+  for (;;) {
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+    if (Clock::now() < down_until_) return last_connect_error_;
+    if (open_ < options_.pool_size) break;
+    if (freed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return Status::Unavailable("database '" + db_.name +
+                                 "': no free connection (pool_size " +
+                                 std::to_string(options_.pool_size) + ")");
+    }
+  }
+  ++open_;
+  lock.unlock();
+  Result<std::unique_ptr<Connection>> c = Connect();
+  lock.lock();
+  if (!c.ok()) {
+    --open_;
+    last_connect_error_ = c.status();
+    down_until_ = Clock::now() + std::chrono::milliseconds(options_.down_backoff_ms);
+    freed_.notify_all();
+    return c.status();
+  }
+  down_until_ = {};
+  return Lease(this, std::move(c).value());
+}
+
+void ConnectionPool::Release(std::unique_ptr<Connection> c, bool discard) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (discard) {
+    --open_;
+    c.reset();
+  } else {
+    idle_.push_back(std::move(c));
+  }
+  freed_.notify_one();
+}
+
+Status InWriteTransaction(Connection& conn, const Dialect& dialect,
+                          const std::function<Status()>& fn) {
+  soci::session& sql = conn.sql();
+  sql << dialect.BeginWrite();
+  Status result;
+  try {
+    result = fn();
+  } catch (...) {
+    try {
+      sql << "ROLLBACK";
+    } catch (...) {
+      // The original error matters more; the caller discards the connection.
+    }
+    throw;
+  }
+  if (result.ok()) {
+    sql << "COMMIT";
+  } else {
+    sql << "ROLLBACK";
+  }
+  return result;
+}
+
+void Drain(soci::statement& st) {
+  while (st.fetch()) {
+  }
+}
+
+}  // namespace libshard::backend

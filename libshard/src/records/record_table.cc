@@ -1,0 +1,178 @@
+#include "records/record_table.h"
+
+#include "libshard/config.h"
+
+namespace libshard::records {
+namespace {
+
+// Fetched bytes arrive hex-encoded on PostgreSQL.
+void DecodeInto(const backend::Dialect& d, const std::string& fetched, std::string* out) {
+  if (!d.DecodeBytes(fetched, out)) {
+    throw soci::soci_error("stored bytes are not valid hex");
+  }
+}
+
+std::string SelectColumns(const backend::Dialect& d) {
+  return d.BytesColumn("id") + ", version, updated, " + d.BytesColumn("body");
+}
+
+}  // namespace
+
+std::string TableName(std::string_view entity) {
+  return "ls_rec_" + std::string(entity);
+}
+
+void CreateTable(soci::session& sql, const backend::Dialect& d, std::string_view entity) {
+  const std::string table = TableName(entity);
+  sql << "CREATE TABLE IF NOT EXISTS " + table + " (id " + d.KeyBytesType() +
+             " NOT NULL PRIMARY KEY, bucket INTEGER NOT NULL, version BIGINT NOT NULL, "
+             "updated BIGINT NOT NULL, body " + d.BodyBytesType() + " NOT NULL)" +
+             d.TableOptions();
+  sql << std::string(d.CreateIndexIfNotExists()) + " " + table + "_bucket ON " + table +
+             " (bucket)";
+}
+
+GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
+                           std::string_view entity)
+    : dialect_(d), st_(sql) {
+  st_ = (sql.prepare << "SELECT version, updated, " + d.BytesColumn("body") + " FROM " +
+                            TableName(entity) + " WHERE id = " + d.BytesParam("id"),
+         soci::into(version_), soci::into(updated_), soci::into(body_), soci::use(id_));
+}
+
+bool GetStatement::Run(std::string_view id, RawRecord* out) {
+  id_ = dialect_.EncodeBytes(id);
+  bool found = st_.execute(true);
+  backend::Drain(st_);
+  if (!found) return false;
+  out->version = static_cast<uint64_t>(version_);
+  out->updated_us = updated_;
+  DecodeInto(dialect_, body_, &out->body);
+  return true;
+}
+
+LockVersionStatement::LockVersionStatement(soci::session& sql, const backend::Dialect& d,
+                                           std::string_view entity)
+    : dialect_(d), st_(sql) {
+  st_ = (sql.prepare << "SELECT version, updated FROM " + TableName(entity) +
+                            " WHERE id = " + d.BytesParam("id") + d.ForUpdate(),
+         soci::into(version_), soci::into(updated_), soci::use(id_));
+}
+
+LockVersionStatement::Current LockVersionStatement::Run(std::string_view id) {
+  id_ = dialect_.EncodeBytes(id);
+  bool found = st_.execute(true);
+  backend::Drain(st_);
+  if (!found) return Current{};
+  return Current{static_cast<uint64_t>(version_), updated_};
+}
+
+WriteStatements::WriteStatements(soci::session& sql, const backend::Dialect& d,
+                                 std::string_view entity)
+    : dialect_(d), insert_(sql), update_(sql), delete_(sql) {
+  const std::string table = TableName(entity);
+  insert_ = (sql.prepare << "INSERT INTO " + table +
+                                " (id, bucket, version, updated, body) VALUES (" +
+                                d.BytesParam("id") + ", :bucket, :version, :updated, " +
+                                d.BytesParam("body") + ")",
+             soci::use(id_), soci::use(bucket_), soci::use(version_), soci::use(updated_),
+             soci::use(body_));
+  update_ = (sql.prepare << "UPDATE " + table + " SET version = :version, updated = :updated, "
+                                "body = " + d.BytesParam("body") + " WHERE id = " +
+                                d.BytesParam("id"),
+             soci::use(version_), soci::use(updated_), soci::use(body_), soci::use(id_));
+  delete_ = (sql.prepare << "DELETE FROM " + table + " WHERE id = " + d.BytesParam("id"),
+             soci::use(id_));
+}
+
+void WriteStatements::Insert(std::string_view id, uint32_t bucket, uint64_t version,
+                             int64_t updated_us, std::string_view body) {
+  id_ = dialect_.EncodeBytes(id);
+  bucket_ = static_cast<int>(bucket);
+  version_ = static_cast<long long>(version);
+  updated_ = updated_us;
+  body_ = dialect_.EncodeBytes(body);
+  insert_.execute(true);
+}
+
+void WriteStatements::Update(std::string_view id, uint64_t version, int64_t updated_us,
+                             std::string_view body) {
+  id_ = dialect_.EncodeBytes(id);
+  version_ = static_cast<long long>(version);
+  updated_ = updated_us;
+  body_ = dialect_.EncodeBytes(body);
+  update_.execute(true);
+}
+
+long long WriteStatements::Delete(std::string_view id) {
+  id_ = dialect_.EncodeBytes(id);
+  delete_.execute(true);
+  return delete_.get_affected_rows();
+}
+
+MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect& d,
+                                     std::string_view entity, size_t size)
+    : dialect_(d), ids_(size), st_(sql) {
+  std::string in;
+  for (size_t i = 0; i < size; ++i) {
+    if (i) in += ", ";
+    in += d.BytesParam("i" + std::to_string(i));
+  }
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) +
+                          " WHERE id IN (" + in + ")");
+  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_);
+  for (std::string& id : ids_) prep, soci::use(id);
+  st_ = prep;
+}
+
+void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
+                            std::vector<RawRecord>* out) {
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    ids_[i] = dialect_.EncodeBytes(ids[std::min(i, ids.size() - 1)]);
+  }
+  if (!st_.execute(true)) return;
+  do {
+    RawRecord rec;
+    DecodeInto(dialect_, id_out_, &rec.id);
+    rec.version = static_cast<uint64_t>(version_);
+    rec.updated_us = updated_;
+    DecodeInto(dialect_, body_, &rec.body);
+    out->push_back(std::move(rec));
+  } while (st_.fetch());
+}
+
+ScanStatement::ScanStatement(soci::session& sql, const backend::Dialect& d,
+                             std::string_view entity, int limit)
+    : dialect_(d), st_(sql) {
+  // The limit comes from Options (an int), never from user input.
+  st_ = (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) +
+                            " WHERE id > " + d.BytesParam("after") + " ORDER BY id LIMIT " +
+                            std::to_string(limit),
+         soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
+         soci::use(after_));
+}
+
+size_t ScanStatement::Run(std::string_view after, std::vector<RawRecord>* out) {
+  after_ = dialect_.EncodeBytes(after);
+  size_t n = 0;
+  if (!st_.execute(true)) return 0;
+  do {
+    RawRecord rec;
+    DecodeInto(dialect_, id_out_, &rec.id);
+    rec.version = static_cast<uint64_t>(version_);
+    rec.updated_us = updated_;
+    DecodeInto(dialect_, body_, &rec.body);
+    out->push_back(std::move(rec));
+    ++n;
+  } while (st_.fetch());
+  return n;
+}
+
+uint64_t CountRows(soci::session& sql, std::string_view entity) {
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM " + TableName(entity), soci::into(n);
+  return static_cast<uint64_t>(n);
+}
+
+}  // namespace libshard::records

@@ -1,0 +1,131 @@
+// The record table of one entity on one shard, and its prepared statements.
+//
+//   ls_rec_<entity>(id KEYBYTES PRIMARY KEY, bucket INT, version BIGINT,
+//                   updated BIGINT, body BODYBYTES)  + index on (bucket)
+//
+// `bucket` is kept per row so a bucket can be scanned and moved without
+// rehashing every ID. Each statement class owns its bound buffers and lives
+// in the per-connection cache (ConnectionPool's Connection::Cached), so the
+// hot paths re-execute prepared statements instead of re-parsing SQL.
+// All Run() methods throw soci::soci_error; callers translate.
+#pragma once
+
+#include <soci/soci.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/connection_pool.h"
+#include "backend/dialect.h"
+#include "libshard/store.h"
+
+namespace libshard::records {
+
+std::string TableName(std::string_view entity);
+
+// CREATE TABLE / INDEX IF NOT EXISTS for one entity.
+void CreateTable(soci::session& sql, const backend::Dialect& d,
+                 std::string_view entity);
+
+// Point read: version, updated, body by id.
+class GetStatement : public backend::Prepared {
+ public:
+  GetStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity);
+  // true and fills `out` (id untouched) when the row exists.
+  bool Run(std::string_view id, RawRecord* out);
+  static std::string Key(std::string_view entity) { return "rec.get:" + std::string(entity); }
+
+ private:
+  const backend::Dialect& dialect_;
+  std::string id_;
+  long long version_ = 0, updated_ = 0;
+  std::string body_;
+  soci::statement st_;
+};
+
+// Inside a write transaction: the current version (locked until commit on
+// PostgreSQL/MariaDB; SQLite's BEGIN IMMEDIATE already excludes writers).
+class LockVersionStatement : public backend::Prepared {
+ public:
+  LockVersionStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity);
+  struct Current {
+    uint64_t version = 0;    // 0 when absent
+    int64_t updated_us = 0;
+  };
+  Current Run(std::string_view id);
+  static std::string Key(std::string_view entity) { return "rec.lock:" + std::string(entity); }
+
+ private:
+  const backend::Dialect& dialect_;
+  std::string id_;
+  long long version_ = 0, updated_ = 0;
+  soci::statement st_;
+};
+
+// INSERT (version 1) or UPDATE (new version) of a whole row.
+class WriteStatements : public backend::Prepared {
+ public:
+  WriteStatements(soci::session& sql, const backend::Dialect& d, std::string_view entity);
+  void Insert(std::string_view id, uint32_t bucket, uint64_t version,
+              int64_t updated_us, std::string_view body);
+  void Update(std::string_view id, uint64_t version, int64_t updated_us,
+              std::string_view body);
+  // Rows deleted (0 or 1).
+  long long Delete(std::string_view id);
+  static std::string Key(std::string_view entity) { return "rec.write:" + std::string(entity); }
+
+ private:
+  const backend::Dialect& dialect_;
+  std::string id_, body_;
+  int bucket_ = 0;
+  long long version_ = 0, updated_ = 0;
+  soci::statement insert_, update_, delete_;
+};
+
+// Several ids in one query: WHERE id IN (…). Statements are prepared for a
+// few fixed sizes and padded by repeating the last id, so any request size
+// reuses a handful of prepared statements.
+class MultiGetStatement : public backend::Prepared {
+ public:
+  static constexpr size_t kSizes[] = {1, 4, 16, 64, 256};
+  MultiGetStatement(soci::session& sql, const backend::Dialect& d,
+                    std::string_view entity, size_t size);
+  // Appends the found rows (in no particular order) to `out`. ids.size()
+  // must be ≤ size().
+  void Run(const std::vector<std::string_view>& ids, std::vector<RawRecord>* out);
+  size_t size() const { return ids_.size(); }
+  static std::string Key(std::string_view entity, size_t size) {
+    return "rec.mget" + std::to_string(size) + ":" + std::string(entity);
+  }
+
+ private:
+  const backend::Dialect& dialect_;
+  std::vector<std::string> ids_;
+  std::string id_out_, body_;
+  long long version_ = 0, updated_ = 0;
+  soci::statement st_;
+};
+
+// Keyset scan: the next `limit` rows with id > after, in id order.
+class ScanStatement : public backend::Prepared {
+ public:
+  ScanStatement(soci::session& sql, const backend::Dialect& d,
+                std::string_view entity, int limit);
+  // Appends up to `limit` rows; returns how many.
+  size_t Run(std::string_view after, std::vector<RawRecord>* out);
+  static std::string Key(std::string_view entity, int limit) {
+    return "rec.scan" + std::to_string(limit) + ":" + std::string(entity);
+  }
+
+ private:
+  const backend::Dialect& dialect_;
+  std::string after_, id_out_, body_;
+  long long version_ = 0, updated_ = 0;
+  soci::statement st_;
+};
+
+// Number of rows of the entity on this shard.
+uint64_t CountRows(soci::session& sql, std::string_view entity);
+
+}  // namespace libshard::records

@@ -1,0 +1,192 @@
+// Store: open, init, routing and the shared plumbing of Store::Impl.
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "backend/errors.h"
+#include "catalog/catalog.h"
+#include "libshard/store.h"
+#include "records/record_table.h"
+#include "store_impl.h"
+
+namespace libshard {
+namespace {
+
+int WorkerThreads(const ClusterConfig& config, const Options& options) {
+  int want = options.parallelism > 0
+                 ? options.parallelism
+                 : std::min<int>(16, static_cast<int>(config.shards.size()));
+  return std::max(0, want - 1);  // the calling thread works too
+}
+
+// SQLite creates a missing file but not a missing folder; Init creates the
+// folders so `shardctl init` works on a fresh checkout.
+void CreateSqliteFolder(const DatabaseConfig& db) {
+  if (db.backend != Backend::kSqlite) return;
+  auto pos = db.url.find("db=");
+  if (pos == std::string::npos) return;
+  std::string path = db.url.substr(pos + 3);
+  if (auto end = path.find(' '); end != std::string::npos) path.resize(end);
+  if (!path.empty() && (path.front() == '"' || path.front() == '\'')) {
+    path = path.substr(1, path.size() - 2);
+  }
+  if (path.empty() || path == ":memory:") return;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+}
+
+}  // namespace
+
+Store::Impl::Impl(ClusterConfig cfg, Options opts)
+    : config(std::move(cfg)), options(opts), workers(WorkerThreads(config, options)) {
+  for (const DatabaseConfig& db : config.databases) {
+    pools.emplace(db.name, std::make_unique<backend::ConnectionPool>(db, options));
+  }
+  for (const std::string& name : config.shards) shards.push_back(pools.at(name).get());
+}
+
+Status Store::Impl::CheckEntity(std::string_view entity) const {
+  if (config.FindEntity(entity)) return Status::OK();
+  std::string known;
+  for (const EntityConfig& e : config.entities) known += (known.empty() ? "" : ", ") + e.name;
+  return Status::InvalidArgument("unknown entity '" + std::string(entity) +
+                                 "' (the config declares: " +
+                                 (known.empty() ? "none" : known) + ")");
+}
+
+Status Store::Impl::WithConnection(backend::ConnectionPool& pool, std::string_view what,
+                                   Retry retry,
+                                   const std::function<Status(backend::Connection&)>& fn) {
+  constexpr int kMaxAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    Result<backend::ConnectionPool::Lease> lease = pool.Acquire();
+    if (!lease.ok()) return lease.status();
+    try {
+      return fn(**lease);
+    } catch (const soci::soci_error& e) {
+      backend::ErrorKind kind = backend::Classify(e);
+      bool again = false;
+      if (kind == backend::ErrorKind::kConnection) {
+        lease->Discard();
+        // A pooled connection may have died while idle (server restart):
+        // one fresh try is safe for reads. Writes are not retried: the
+        // commit may have happened before the link broke.
+        again = retry == Retry::kReadOnly && attempt == 1;
+      } else {
+        (*lease)->ForgetStatements();
+        again = kind == backend::ErrorKind::kRetryable ||
+                (retry == Retry::kWrite && kind == backend::ErrorKind::kUniqueViolation);
+      }
+      if (!again || attempt >= kMaxAttempts) return backend::ToStatus(e, pool.name(), what);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 6)));
+    } catch (const std::exception& e) {
+      lease->Discard();
+      return Status::Internal(std::string(what) + " on database '" + pool.name() +
+                              "': " + e.what());
+    }
+  }
+}
+
+Status Store::Impl::ForEachShard(const std::vector<size_t>& shard_ids,
+                                 const std::function<Status(size_t)>& fn) {
+  std::vector<Status> results(shard_ids.size());
+  std::vector<std::function<void()>> tasks;
+  tasks.reserve(shard_ids.size());
+  for (size_t i = 0; i < shard_ids.size(); ++i) {
+    tasks.push_back([&, i] {
+      try {
+        results[i] = fn(shard_ids[i]);
+      } catch (const std::exception& e) {
+        results[i] = Status::Internal(e.what());
+      }
+    });
+  }
+  workers.RunAll(std::move(tasks));
+  Status first;
+  for (Status& s : results) {
+    if (s.ok()) continue;
+    if (first.ok() || (s.IsUnavailable() && !first.IsUnavailable())) first = s;
+  }
+  return first;
+}
+
+Status CheckId(std::string_view entity, std::string_view id) {
+  if (id.empty()) {
+    return Status::InvalidArgument("empty id for entity '" + std::string(entity) + "'");
+  }
+  if (id.size() > kMaxIdBytes) {
+    return Status::InvalidArgument("id of " + std::to_string(id.size()) +
+                                   " bytes for entity '" + std::string(entity) +
+                                   "' exceeds the limit of " + std::to_string(kMaxIdBytes));
+  }
+  return Status::OK();
+}
+
+std::string DescribeRecord(std::string_view entity, std::string_view id) {
+  bool printable = std::all_of(id.begin(), id.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  return std::string(entity) + "/" + (printable ? std::string(id) : "0x" + ids::ToHex(id));
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Store::Init(const ClusterConfig& config, const Options& options) {
+  if (Status s = config.Validate(); !s.ok()) return s;
+  for (const DatabaseConfig& db : config.databases) CreateSqliteFolder(db);
+  Impl impl(config, options);
+  if (Status s = catalog::Init(*impl.pools.at(config.catalog), config); !s.ok()) return s;
+  std::vector<size_t> all(impl.shards.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return impl.ForEachShard(all, [&](size_t shard) {
+    backend::ConnectionPool& pool = *impl.shards[shard];
+    return impl.WithConnection(pool, "create tables", Impl::Retry::kWrite,
+                               [&](backend::Connection& c) {
+                                 for (const EntityConfig& e : config.entities) {
+                                   records::CreateTable(c.sql(), pool.dialect(), e.name);
+                                 }
+                                 return Status::OK();
+                               });
+  });
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const ClusterConfig& config,
+                                           const Options& options) {
+  if (Status s = config.Validate(); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>(config, options);
+  backend::ConnectionPool& catalog_pool = *impl->pools.at(config.catalog);
+  Result<router::BucketMap> map = catalog::LoadBucketMap(catalog_pool, config);
+  if (!map.ok() && map.status().IsNotFound() && options.create_if_missing) {
+    if (Status s = Init(config, options); !s.ok()) return s;
+    map = catalog::LoadBucketMap(catalog_pool, config);
+  }
+  if (!map.ok()) {
+    if (map.status().IsNotFound()) return Status::InvalidConfig(map.status().message());
+    return map.status();
+  }
+  std::string problem = map->Check(static_cast<uint32_t>(config.shards.size()));
+  if (!problem.empty()) {
+    return Status::Corruption("catalog bucket map: " + problem);
+  }
+  impl->router = router::Router(config.hash_seed, std::move(map).value());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const ClusterConfig& Store::config() const { return impl_->config; }
+
+Location Store::Locate(std::string_view id) const {
+  router::Route r = impl_->router.RouteId(id);
+  return Location{r.bucket, impl_->config.shards[r.shard]};
+}
+
+}  // namespace libshard
