@@ -41,6 +41,10 @@ class Store::Impl {
                         Retry retry,
                         const std::function<Status(backend::Connection&)>& fn);
 
+  // Put of an already-encoded, already-checked body.
+  Result<uint64_t> PutEncoded(std::string_view entity, std::string_view id,
+                              std::string_view body, const WriteOptions& options);
+
   // Runs one task per shard in `shard_ids` on the worker pool; returns the
   // first error (kUnavailable preferred, so a down shard is reported as
   // such) or OK.

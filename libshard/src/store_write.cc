@@ -19,13 +19,6 @@ using backend::ConnectionPool;
 using records::LockVersionStatement;
 using records::WriteStatements;
 
-// MessagePack map headers: fixmap 0x80-0x8f, map16 0xde, map32 0xdf.
-bool LooksLikeMsgpackMap(std::string_view body) {
-  if (body.empty()) return false;
-  auto b = static_cast<unsigned char>(body[0]);
-  return (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
-}
-
 struct PendingWrite {
   std::string_view id;
   uint32_t bucket;
@@ -65,21 +58,39 @@ Status ApplyWrites(Connection& c, const backend::Dialect& d, std::string_view en
   return Status::OK();
 }
 
+// Checks a caller-encoded body: it must decode, whole, to an object. A
+// corrupt body is refused here rather than stored and found on read.
+Status CheckRawBody(std::string_view entity, std::string_view id, std::string_view body) {
+  Result<Document> doc = Document::FromMsgpack(body);
+  if (!doc.ok()) {
+    return Status::InvalidArgument(DescribeRecord(entity, id) +
+                                   ": body is not valid MessagePack: " +
+                                   doc.status().message());
+  }
+  if (!doc->is_object()) {
+    return Status::InvalidArgument(DescribeRecord(entity, id) +
+                                   ": a record body must be a MessagePack map");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<uint64_t> Store::PutRaw(std::string_view entity, std::string_view id,
                                std::string_view msgpack_map, const WriteOptions& options) {
-  if (Status s = impl_->CheckEntity(entity); !s.ok()) return s;
+  if (Status s = CheckRawBody(entity, id, msgpack_map); !s.ok()) return s;
+  return impl_->PutEncoded(entity, id, msgpack_map, options);
+}
+
+Result<uint64_t> Store::Impl::PutEncoded(std::string_view entity, std::string_view id,
+                                         std::string_view body, const WriteOptions& options) {
+  if (Status s = CheckEntity(entity); !s.ok()) return s;
   if (Status s = CheckId(entity, id); !s.ok()) return s;
-  if (!LooksLikeMsgpackMap(msgpack_map)) {
-    return Status::InvalidArgument(DescribeRecord(entity, id) +
-                                   ": a record body must be a MessagePack map");
-  }
-  router::Route route = impl_->router.RouteId(id);
-  ConnectionPool& pool = *impl_->shards[route.shard];
+  router::Route route = router.RouteId(id);
+  ConnectionPool& pool = *shards[route.shard];
   uint64_t version = 0;
-  std::vector<PendingWrite> writes{{id, route.bucket, msgpack_map, &options, &version}};
-  Status s = impl_->WithConnection(pool, "put", Impl::Retry::kWrite, [&](Connection& c) {
+  std::vector<PendingWrite> writes{{id, route.bucket, body, &options, &version}};
+  Status s = WithConnection(pool, "put", Retry::kWrite, [&](Connection& c) {
     return backend::InWriteTransaction(c, pool.dialect(), [&] {
       return ApplyWrites(c, pool.dialect(), entity, writes);
     });
@@ -94,7 +105,7 @@ Result<uint64_t> Store::Put(std::string_view entity, std::string_view id,
     return Status::InvalidArgument(DescribeRecord(entity, id) +
                                    ": a record document must be an object");
   }
-  return PutRaw(entity, id, doc.ToMsgpack(), options);
+  return impl_->PutEncoded(entity, id, doc.ToMsgpack(), options);
 }
 
 Result<std::vector<uint64_t>> Store::PutMany(std::string_view entity,
