@@ -18,6 +18,7 @@ namespace libshard::config_internal {
 // Most columns one index may have. Each column is part of every index key
 // and of every keyset cursor; eight is plenty and keeps keys short.
 inline constexpr size_t kMaxIndexColumns = 8;
+inline constexpr size_t kMaxEntityPlusIndexName = 48;
 inline constexpr uint32_t kMaxBuckets = 65536;
 
 // ClusterConfig keeps the marks of definitions (a database, an entity…) but

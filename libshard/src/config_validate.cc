@@ -203,6 +203,13 @@ class Validator {
     if (index.columns.empty()) {
       return ErrorAt(index.mark, what + " has no columns");
     }
+    // Index tables are named ls_idx_<entity>_<index>, plus short suffixes
+    // for their SQL indexes; PostgreSQL cuts identifiers at 63 bytes.
+    if (entity.name.size() + index.name.size() > config_internal::kMaxEntityPlusIndexName) {
+      return ErrorAt(index.mark, what + ": entity and index names together may have at most " +
+                                     std::to_string(config_internal::kMaxEntityPlusIndexName) +
+                                     " characters (they name the index table)");
+    }
     if (index.columns.size() > config_internal::kMaxIndexColumns) {
       return ErrorAt(index.columns[config_internal::kMaxIndexColumns].mark,
                      what + " has " + std::to_string(index.columns.size()) + " columns; at most " +
@@ -210,7 +217,7 @@ class Validator {
     }
     std::map<std::string_view, const IndexColumnConfig*> columns;
     for (const IndexColumnConfig& column : index.columns) {
-      if (Status s = CheckColumn(what, column); !s.ok()) return s;
+      if (Status s = CheckColumn(what, column, static_cast<bool>(index.map)); !s.ok()) return s;
       auto [prev, fresh] = columns.emplace(column.name, &column);
       if (!fresh) {
         return ErrorAt(column.mark, what + ": column '" + column.name +
@@ -221,7 +228,8 @@ class Validator {
     return Status::OK();
   }
 
-  static Status CheckColumn(const std::string& index, const IndexColumnConfig& column) {
+  static Status CheckColumn(const std::string& index, const IndexColumnConfig& column,
+                            bool code_index) {
     if (!IsValidIdentifier(column.name)) {
       return ErrorAt(column.mark, index + ": " + BadIdentifier("column", column.name));
     }
@@ -229,7 +237,7 @@ class Validator {
       return ErrorAt(column.mark, index + ": column name '" + column.name +
                                       "' is a reserved SQL word; pick another");
     }
-    if (!config_internal::IsValidFieldPath(column.field)) {
+    if (!code_index && !config_internal::IsValidFieldPath(column.field)) {
       return ErrorAt(column.mark, index + ": column '" + column.name + "': bad field path '" +
                                       column.field +
                                       "' (expected names of [A-Za-z0-9_-] joined by '.', "

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/connection_pool.h"
+#include "indexer/index_registry.h"
 #include "libshard/store.h"
 #include "router/router.h"
 #include "util/thread_pool.h"
@@ -27,6 +28,8 @@ class Store::Impl {
   std::vector<backend::ConnectionPool*> shards;  // by shard index
   router::Router router;
   util::ThreadPool workers;
+  // Index definitions and states from the catalog (set by Open).
+  std::unique_ptr<indexer::IndexRegistry> indexes;
 
   // InvalidArgument unless `entity` is declared in the config.
   Status CheckEntity(std::string_view entity) const;
@@ -40,6 +43,12 @@ class Store::Impl {
   Status WithConnection(backend::ConnectionPool& pool, std::string_view what,
                         Retry retry,
                         const std::function<Status(backend::Connection&)>& fn);
+
+  // Store::GetMany (records in request order, missing left out).
+  Result<std::vector<Record>> GetMany(std::string_view entity, const std::vector<Id>& ids);
+
+  backend::ConnectionPool& Pool(std::string_view database) { return *pools.find(database)->second; }
+  size_t ShardOf(std::string_view id) const { return router.RouteId(id).shard; }
 
   // Put of an already-encoded, already-checked body.
   Result<uint64_t> PutEncoded(std::string_view entity, std::string_view id,

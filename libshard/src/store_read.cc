@@ -80,6 +80,12 @@ Result<Record> Store::Get(std::string_view entity, std::string_view id) {
 
 Result<std::vector<Record>> Store::GetMany(std::string_view entity,
                                            const std::vector<Id>& ids) {
+  return impl_->GetMany(entity, ids);
+}
+
+Result<std::vector<Record>> Store::Impl::GetMany(std::string_view entity,
+                                                 const std::vector<Id>& ids) {
+  Impl* impl_ = this;  // the body reads like the other Store methods
   if (Status s = impl_->CheckEntity(entity); !s.ok()) return s;
   for (const Id& id : ids) {
     if (Status s = CheckId(entity, id); !s.ok()) return s;

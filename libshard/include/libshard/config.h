@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "libshard/document.h"
 #include "libshard/status.h"
 
 namespace libshard {
@@ -40,11 +42,21 @@ struct IndexColumnConfig {
   SourceMark mark;
 };
 
+// One index row: a value per index column, in column order.
+using IndexRow = std::vector<Document>;
+// A C++ index: appends 0..n rows for a document. Must be deterministic (the
+// same document always gives the same rows) and cheap: it runs on every
+// write of the entity and again on every query hit (re-check).
+using IndexMapFunction = std::function<void(const Document& doc, std::vector<IndexRow>* rows)>;
+
 struct IndexConfig {
   std::string name;
   std::vector<std::string> databases;  // >1 = sharded by the first column
   bool unique = false;
   std::vector<IndexColumnConfig> columns;
+  // Set for indexes defined in C++ (columns then need no `field`); empty
+  // for YAML indexes, whose rows come from the columns' field paths.
+  IndexMapFunction map;
   SourceMark mark;
 };
 

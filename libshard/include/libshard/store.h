@@ -31,6 +31,7 @@
 #include "libshard/config.h"
 #include "libshard/document.h"
 #include "libshard/id.h"
+#include "libshard/index.h"
 #include "libshard/options.h"
 #include "libshard/status.h"
 
@@ -61,6 +62,13 @@ struct PutItem {
 struct Location {
   uint32_t bucket = 0;
   std::string shard;
+};
+
+// One page of query results: records in index order. A record matching
+// through several index rows (e.g. several tags) appears once per row.
+struct QueryPage {
+  std::vector<Record> records;
+  std::string next;  // cursor for the next page; empty when there is none
 };
 
 struct EntityCount {
@@ -137,6 +145,34 @@ class Store {
 
   // Record counts per shard and entity.
   Result<std::vector<EntityCount>> Stats();
+
+  // --- Secondary indexes (see index.h) ---------------------------------
+
+  // Records found through a ready index, re-checked against the query.
+  // InvalidArgument for an unknown index/column, a bad value or cursor, or
+  // an index that is not ready yet.
+  Result<QueryPage> Query(std::string_view entity, const struct Query& query);
+
+  // Every index known to the catalog, with its state and build progress.
+  Result<std::vector<IndexStatus>> IndexStatuses();
+
+  // Online build: registers the index (from this Store's config) as
+  // write_only if the catalog does not know it, waits until every process
+  // maintains it, backfills each shard from its checkpoint, marks it ready.
+  // Resumable: after a crash, calling it again continues. Writes continue
+  // meanwhile. UniqueViolation if existing records hold duplicate values.
+  Status BuildIndex(std::string_view entity, std::string_view index,
+                    const BuildOptions& options = {});
+
+  // Exact counts of missing and dangling rows (reads every record and
+  // every index row; run it when writers are quiet for exact numbers).
+  Result<VerifyReport> VerifyIndex(std::string_view entity, std::string_view index);
+  // Inserts missing rows and deletes dangling ones; returns what it fixed.
+  Result<VerifyReport> RepairIndex(std::string_view entity, std::string_view index);
+
+  // Online drop: queries stop at once, writers stop maintaining it, then
+  // its tables and catalog rows are removed.
+  Status DropIndex(std::string_view entity, std::string_view index);
 
   const ClusterConfig& config() const;
 

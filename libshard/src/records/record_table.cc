@@ -67,6 +67,25 @@ LockVersionStatement::Current LockVersionStatement::Run(std::string_view id) {
   return Current{static_cast<uint64_t>(version_), updated_};
 }
 
+LockRowStatement::LockRowStatement(soci::session& sql, const backend::Dialect& d,
+                                   std::string_view entity)
+    : dialect_(d), st_(sql) {
+  st_ = (sql.prepare << "SELECT version, updated, " + d.BytesColumn("body") + " FROM " +
+                            TableName(entity) + " WHERE id = " + d.BytesParam("id") + d.ForUpdate(),
+         soci::into(version_), soci::into(updated_), soci::into(body_), soci::use(id_));
+}
+
+bool LockRowStatement::Run(std::string_view id, RawRecord* out) {
+  id_ = dialect_.EncodeBytes(id);
+  bool found = st_.execute(true);
+  backend::Drain(st_);
+  if (!found) return false;
+  out->version = static_cast<uint64_t>(version_);
+  out->updated_us = updated_;
+  DecodeInto(dialect_, body_, &out->body);
+  return true;
+}
+
 WriteStatements::WriteStatements(soci::session& sql, const backend::Dialect& d,
                                  std::string_view entity)
     : dialect_(d), insert_(sql), update_(sql), delete_(sql) {
@@ -143,12 +162,12 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
 }
 
 ScanStatement::ScanStatement(soci::session& sql, const backend::Dialect& d,
-                             std::string_view entity, int limit)
+                             std::string_view entity, int limit, bool lock)
     : dialect_(d), st_(sql) {
   // The limit comes from Options (an int), never from user input.
   st_ = (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) +
                             " WHERE id > " + d.BytesParam("after") + " ORDER BY id LIMIT " +
-                            std::to_string(limit),
+                            std::to_string(limit) + (lock ? d.ForUpdate() : ""),
          soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
          soci::use(after_));
 }

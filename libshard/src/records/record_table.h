@@ -63,6 +63,22 @@ class LockVersionStatement : public backend::Prepared {
   soci::statement st_;
 };
 
+// As LockVersionStatement, also fetching the body (needed when the entity
+// has indexes: the old document's index rows).
+class LockRowStatement : public backend::Prepared {
+ public:
+  LockRowStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity);
+  // false when absent.
+  bool Run(std::string_view id, RawRecord* out);
+  static std::string Key(std::string_view entity) { return "rec.lockrow:" + std::string(entity); }
+
+ private:
+  const backend::Dialect& dialect_;
+  std::string id_, body_;
+  long long version_ = 0, updated_ = 0;
+  soci::statement st_;
+};
+
 // INSERT (version 1) or UPDATE (new version) of a whole row.
 class WriteStatements : public backend::Prepared {
  public:
@@ -107,15 +123,18 @@ class MultiGetStatement : public backend::Prepared {
   soci::statement st_;
 };
 
-// Keyset scan: the next `limit` rows with id > after, in id order.
+// Keyset scan: the next `limit` rows with id > after, in id order. With
+// `lock`, the rows stay locked until the caller's transaction ends (online
+// index backfill).
 class ScanStatement : public backend::Prepared {
  public:
   ScanStatement(soci::session& sql, const backend::Dialect& d,
-                std::string_view entity, int limit);
+                std::string_view entity, int limit, bool lock = false);
   // Appends up to `limit` rows; returns how many.
   size_t Run(std::string_view after, std::vector<RawRecord>* out);
-  static std::string Key(std::string_view entity, int limit) {
-    return "rec.scan" + std::to_string(limit) + ":" + std::string(entity);
+  static std::string Key(std::string_view entity, int limit, bool lock = false) {
+    return std::string(lock ? "rec.scanlock" : "rec.scan") + std::to_string(limit) + ":" +
+           std::string(entity);
   }
 
  private:

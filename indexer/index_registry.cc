@@ -1,0 +1,97 @@
+#include "indexer/index_registry.h"
+
+#include "backend/errors.h"
+
+namespace libshard::indexer {
+
+const std::vector<LiveIndex>& IndexView::For(std::string_view entity) const {
+  static const std::vector<LiveIndex> kNone;
+  auto it = by_entity.find(entity);
+  return it == by_entity.end() ? kNone : it->second;
+}
+
+const LiveIndex* IndexView::Find(std::string_view entity, std::string_view name) const {
+  for (const LiveIndex& li : For(entity)) {
+    if (li.def->name == name) return &li;
+  }
+  return nullptr;
+}
+
+IndexRegistry::IndexRegistry(backend::ConnectionPool& catalog, const ClusterConfig& config)
+    : catalog_(catalog), view_(std::make_shared<IndexView>()) {
+  for (const EntityConfig& e : config.entities) {
+    for (const IndexConfig& i : e.indexes) {
+      if (i.map) code_maps_[e.name + "." + i.name] = i.map;
+    }
+  }
+}
+
+IndexRegistry::~IndexRegistry() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+Status IndexRegistry::Refresh() {
+  std::lock_guard<std::mutex> refresh_lock(refresh_mu_);
+  auto view = std::make_shared<IndexView>();
+  view->read_at = std::chrono::steady_clock::now();
+  Result<backend::ConnectionPool::Lease> lease = catalog_.Acquire();
+  if (!lease.ok()) return lease.status();
+  std::vector<CatalogIndex> indexes;
+  std::vector<Status> problems;
+  try {
+    indexes = LoadIndexes((*lease)->sql(), &problems);
+  } catch (const soci::soci_error& e) {
+    lease->Discard();
+    return backend::ToStatus(e, catalog_.name(), "read index states");
+  }
+  if (!problems.empty()) return problems.front();
+  for (CatalogIndex& ci : indexes) {
+    if (ci.def.code) {
+      auto it = code_maps_.find(ci.def.FullName());
+      if (it != code_maps_.end()) ci.def.map = it->second;
+    }
+    view->by_entity[ci.def.entity].push_back(
+        {std::make_shared<const IndexDef>(std::move(ci.def)), ci.state});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  view_ = std::move(view);
+  return Status::OK();
+}
+
+void IndexRegistry::StartBackgroundRefresh() {
+  if (refresher_.joinable()) return;
+  refresher_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(kRefreshMs));
+      if (stopping_) break;
+      lock.unlock();
+      (void)Refresh();  // failures age the view; writers see it expire
+      lock.lock();
+    }
+  });
+}
+
+Result<std::shared_ptr<const IndexView>> IndexRegistry::Current() {
+  std::shared_ptr<const IndexView> view;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view = view_;
+  }
+  auto age = std::chrono::steady_clock::now() - view->read_at;
+  if (age < std::chrono::milliseconds(2 * kRefreshMs)) return view;
+  Status s = Refresh();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!view_->Fresh()) {
+    return Status::Unavailable("cannot confirm index states: the catalog has not been readable "
+                               "for over " + std::to_string(kLeaseMs) + " ms (" + s.message() + ")");
+  }
+  return view_;
+}
+
+}  // namespace libshard::indexer

@@ -1,0 +1,80 @@
+// IndexRegistry: this process's view of the cluster's indexes, read from
+// the catalog and refreshed in the background.
+//
+// The lease (the invariant online builds rely on): a writer commits a
+// record only while its view is younger than kLeaseMs, measured from the
+// moment the catalog read *began*. BuildIndex registers an index as
+// write_only and then waits longer than kLeaseMs before it backfills, so
+// every commit made by a process that had not yet seen the index happened
+// before the backfill started, and the backfill reads it; every later
+// commit maintains the index itself. DropIndex waits the same way before it
+// removes tables. The price: writes fail with kUnavailable when the catalog
+// has been unreachable for longer than the lease.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/connection_pool.h"
+#include "indexer/index_catalog.h"
+#include "libshard/config.h"
+
+namespace libshard::indexer {
+
+inline constexpr int kRefreshMs = 500;
+inline constexpr int kLeaseMs = 3000;
+// How long a builder/dropper waits after changing a state.
+inline constexpr int kStateChangeWaitMs = kLeaseMs + kRefreshMs;
+
+struct LiveIndex {
+  std::shared_ptr<const IndexDef> def;
+  IndexState state = IndexState::kWriteOnly;
+  bool maintained() const { return state != IndexState::kDropping; }
+};
+
+struct IndexView {
+  std::map<std::string, std::vector<LiveIndex>, std::less<>> by_entity;
+  std::chrono::steady_clock::time_point read_at;  // when the catalog read began
+  // Indexes of an entity (all states); empty when none.
+  const std::vector<LiveIndex>& For(std::string_view entity) const;
+  const LiveIndex* Find(std::string_view entity, std::string_view name) const;
+  bool Fresh() const {
+    return std::chrono::steady_clock::now() - read_at < std::chrono::milliseconds(kLeaseMs);
+  }
+};
+
+class IndexRegistry {
+ public:
+  IndexRegistry(backend::ConnectionPool& catalog, const ClusterConfig& config);
+  ~IndexRegistry();
+
+  // Reads the catalog now. The view keeps its previous content on error.
+  Status Refresh();
+  // Refreshes every kRefreshMs until destroyed.
+  void StartBackgroundRefresh();
+  // A view fresh enough to write with (refreshing synchronously when the
+  // background refresh has fallen behind); kUnavailable if the catalog
+  // cannot be read and the view has expired.
+  Result<std::shared_ptr<const IndexView>> Current();
+
+ private:
+  backend::ConnectionPool& catalog_;
+  // C++ map functions of this process, by "entity.index".
+  std::map<std::string, IndexMapFunction> code_maps_;
+
+  std::mutex mu_;
+  std::shared_ptr<const IndexView> view_;
+  std::mutex refresh_mu_;  // one catalog read at a time
+
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread refresher_;
+};
+
+}  // namespace libshard::indexer

@@ -1,0 +1,192 @@
+#include "indexer/index_table.h"
+
+namespace libshard::indexer {
+
+std::string ColumnName(const IndexColumnConfig& c) { return "c_" + c.name; }
+
+const char* SqlType(const backend::Dialect& d, ColumnType t) {
+  switch (t) {
+    case ColumnType::kInt: return "BIGINT";
+    case ColumnType::kFloat: return d.backend() == Backend::kPostgres ? "DOUBLE PRECISION"
+                                   : d.backend() == Backend::kMysql ? "DOUBLE" : "REAL";
+    case ColumnType::kBool: return "SMALLINT";
+    case ColumnType::kString:
+    case ColumnType::kBytes: return d.KeyBytesType();
+  }
+  return "BLOB";
+}
+
+void CreateIndexTable(soci::session& sql, const backend::Dialect& d, const IndexDef& def) {
+  const std::string table = def.Table();
+  std::string columns, key;
+  for (const IndexColumnConfig& c : def.columns) {
+    columns += ColumnName(c) + " " + SqlType(d, c.type) + " NOT NULL, ";
+    key += (key.empty() ? "" : ", ") + ColumnName(c);
+  }
+  if (!def.unique) key += ", id";
+  sql << "CREATE TABLE IF NOT EXISTS " + table + " (" + columns + "id " + d.KeyBytesType() +
+             " NOT NULL, PRIMARY KEY (" + key + "))" + d.TableOptions();
+  sql << std::string(d.CreateIndexIfNotExists()) + " " + table + "_id ON " + table + " (id)";
+}
+
+void DropIndexTable(soci::session& sql, const IndexDef& def) {
+  sql << "DROP TABLE IF EXISTS " + def.Table();
+}
+
+RowSlots::RowSlots(const backend::Dialect& d, const IndexDef& def) : dialect_(d) {
+  slots_.reserve(def.columns.size());
+  for (const IndexColumnConfig& c : def.columns) {
+    names_.push_back(ColumnName(c));
+    Slot slot;
+    slot.type = c.type;
+    slots_.push_back(slot);
+  }
+}
+
+std::string RowSlots::Param(size_t k) const {
+  std::string name = "v" + std::to_string(k);
+  switch (slots_[k].type) {
+    case ColumnType::kString:
+    case ColumnType::kBytes: return dialect_.BytesParam(name);
+    default: return ":" + name;
+  }
+}
+
+std::string RowSlots::Select(size_t k) const {
+  const std::string& col = names_[k];
+  switch (slots_[k].type) {
+    case ColumnType::kString:
+    case ColumnType::kBytes: return dialect_.BytesColumn(col);
+    default: return col;
+  }
+}
+
+void RowSlots::Bind(soci::details::prepare_temp_type& prep) {
+  for (Slot& s : slots_) {
+    switch (s.type) {
+      case ColumnType::kInt: prep, soci::use(s.i); break;
+      case ColumnType::kFloat: prep, soci::use(s.d); break;
+      case ColumnType::kBool: prep, soci::use(s.b); break;
+      default: prep, soci::use(s.s); break;
+    }
+  }
+}
+
+void RowSlots::BindInto(soci::details::prepare_temp_type& prep) {
+  for (Slot& s : slots_) {
+    switch (s.type) {
+      case ColumnType::kInt: prep, soci::into(s.i); break;
+      case ColumnType::kFloat: prep, soci::into(s.d); break;
+      case ColumnType::kBool: prep, soci::into(s.b); break;
+      default: prep, soci::into(s.s); break;
+    }
+  }
+}
+
+void RowSlots::Set(const IndexRow& row) {
+  for (size_t k = 0; k < slots_.size(); ++k) {
+    Slot& s = slots_[k];
+    switch (s.type) {
+      case ColumnType::kInt: s.i = row[k].as_int(); break;
+      case ColumnType::kFloat: s.d = row[k].as_double(); break;
+      case ColumnType::kBool: s.b = row[k].as_bool() ? 1 : 0; break;
+      default: s.s = dialect_.EncodeBytes(row[k].as_string()); break;
+    }
+  }
+}
+
+IndexRow RowSlots::Get() const {
+  IndexRow row;
+  row.reserve(slots_.size());
+  for (const Slot& s : slots_) {
+    switch (s.type) {
+      case ColumnType::kInt: row.emplace_back(static_cast<int64_t>(s.i)); break;
+      case ColumnType::kFloat: row.emplace_back(s.d); break;
+      case ColumnType::kBool: row.emplace_back(s.b != 0); break;
+      default: {
+        std::string raw;
+        if (!dialect_.DecodeBytes(s.s, &raw)) throw soci::soci_error("index value is not valid hex");
+        if (s.type == ColumnType::kString) {
+          row.emplace_back(std::move(raw));
+        } else {
+          row.push_back(Document::FromBytes(std::move(raw)));
+        }
+      }
+    }
+  }
+  return row;
+}
+
+std::string RowSlots::EqualsAll() const {
+  std::string sql;
+  for (size_t k = 0; k < slots_.size(); ++k) {
+    sql += (k ? " AND " : "") + names_[k] + " = " + Param(k);
+  }
+  return sql;
+}
+
+IndexWriter::IndexWriter(soci::session& sql, const backend::Dialect& d, const IndexDef& def)
+    : dialect_(d), slots_(d, def), insert_(sql), delete_(sql), holder_st_(sql) {
+  const std::string table = def.Table();
+  std::string cols, params;
+  for (size_t k = 0; k < def.columns.size(); ++k) {
+    cols += ColumnName(def.columns[k]) + ", ";
+    params += slots_.Param(k) + ", ";
+  }
+  std::string insert = "INSERT INTO ";
+  std::string suffix;
+  if (!def.unique) {
+    switch (d.backend()) {
+      case Backend::kSqlite: insert = "INSERT OR IGNORE INTO "; break;
+      case Backend::kMysql: insert = "INSERT IGNORE INTO "; break;
+      case Backend::kPostgres: suffix = " ON CONFLICT DO NOTHING"; break;
+    }
+  }
+  {
+    soci::details::prepare_temp_type prep =
+        (sql.prepare << insert + table + " (" + cols + "id) VALUES (" + params +
+                            d.BytesParam("id") + ")" + suffix);
+    slots_.Bind(prep);
+    prep, soci::use(id_);
+    insert_ = prep;
+  }
+  {
+    soci::details::prepare_temp_type prep =
+        (sql.prepare << "DELETE FROM " + table + " WHERE " + slots_.EqualsAll() +
+                            " AND id = " + d.BytesParam("id"));
+    slots_.Bind(prep);
+    prep, soci::use(id_);
+    delete_ = prep;
+  }
+  {
+    soci::details::prepare_temp_type prep =
+        (sql.prepare << "SELECT " + d.BytesColumn("id") + " FROM " + table + " WHERE " +
+                            slots_.EqualsAll());
+    prep, soci::into(holder_);
+    slots_.Bind(prep);
+    holder_st_ = prep;
+  }
+}
+
+void IndexWriter::Insert(const IndexRow& row, std::string_view id) {
+  slots_.Set(row);
+  id_ = dialect_.EncodeBytes(id);
+  insert_.execute(true);
+}
+
+void IndexWriter::Delete(const IndexRow& row, std::string_view id) {
+  slots_.Set(row);
+  id_ = dialect_.EncodeBytes(id);
+  delete_.execute(true);
+}
+
+bool IndexWriter::Holder(const IndexRow& row, std::string* id) {
+  slots_.Set(row);
+  bool found = holder_st_.execute(true);
+  backend::Drain(holder_st_);
+  if (!found) return false;
+  if (!dialect_.DecodeBytes(holder_, id)) throw soci::soci_error("index id is not valid hex");
+  return true;
+}
+
+}  // namespace libshard::indexer
