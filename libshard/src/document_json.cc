@@ -1,0 +1,241 @@
+// Document <-> JSON.
+//
+// Parsing drives nlohmann's SAX interface straight into a Document, so no
+// intermediate json tree is built and member order is kept. Writing goes
+// through nlohmann::ordered_json for its escaping and shortest round-trip
+// double formatting.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "libshard/document.h"
+#include "util/base64.h"
+
+namespace libshard {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr char kBytesKey[] = "$bytes";
+
+// Deeper input is rejected so that the recursive Document code (copy,
+// destruction, ToJson, ToMsgpack) cannot overflow the stack on hostile
+// input. Same limit as document_msgpack.cc.
+constexpr std::size_t kMaxDepth = 512;
+
+// --- Writing -------------------------------------------------------------
+
+OrderedJson ToJsonValue(const Document& doc) {
+  switch (doc.type()) {
+    case Document::Type::kNull:
+      return nullptr;
+    case Document::Type::kBool:
+      return doc.as_bool();
+    case Document::Type::kInt:
+      return doc.as_int();
+    case Document::Type::kUint:
+      return doc.as_uint();
+    case Document::Type::kDouble:
+      return doc.as_double();  // NaN and infinities are written as null
+    case Document::Type::kString:
+      return doc.as_string();
+    case Document::Type::kBytes:
+      return OrderedJson{{kBytesKey, util::Base64Encode(doc.as_string())}};
+    case Document::Type::kArray: {
+      OrderedJson array = OrderedJson::array();
+      for (const Document& item : doc.as_array()) {
+        array.push_back(ToJsonValue(item));
+      }
+      return array;
+    }
+    case Document::Type::kObject: {
+      OrderedJson object = OrderedJson::object();
+      // emplace keeps the first of duplicate keys, the one Find returns.
+      for (const auto& [key, value] : doc.as_object()) {
+        object.emplace(key, ToJsonValue(value));
+      }
+      return object;
+    }
+  }
+  return nullptr;
+}
+
+// --- Parsing -------------------------------------------------------------
+
+// {"$bytes": "<canonical base64>"} and nothing else is a Bytes value; any
+// other object, including one with invalid base64, stays an object.
+bool TryConvertBytes(Document* doc) {
+  const Document::Object& members = doc->as_object();
+  if (members.size() != 1 || members[0].first != kBytesKey ||
+      !members[0].second.is_string()) {
+    return false;
+  }
+  std::optional<std::string> data =
+      util::Base64Decode(members[0].second.as_string());
+  if (!data) return false;
+  *doc = Document::FromBytes(std::move(*data));
+  return true;
+}
+
+// Small objects are scanned pairwise, large ones through a hash map, so a
+// hostile object with many keys stays linear.
+bool HasDuplicateKeys(const Document::Object& members) {
+  constexpr std::size_t kPairwiseLimit = 16;
+  if (members.size() <= kPairwiseLimit) {
+    for (std::size_t i = 1; i < members.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (members[i].first == members[j].first) return true;
+      }
+    }
+    return false;
+  }
+  std::unordered_map<std::string_view, std::size_t> seen;
+  seen.reserve(members.size());
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (!seen.emplace(members[i].first, i).second) return true;
+  }
+  return false;
+}
+
+// JSON leaves duplicate keys undefined; like most parsers (and nlohmann's
+// own DOM) the last value wins. It keeps the first key's position.
+void MergeDuplicateKeys(Document::Object* members) {
+  if (!HasDuplicateKeys(*members)) return;
+  std::unordered_map<std::string, std::size_t> first_index;
+  Document::Object merged;
+  merged.reserve(members->size());
+  for (auto& member : *members) {
+    auto [it, inserted] = first_index.emplace(member.first, merged.size());
+    if (inserted) {
+      merged.push_back(std::move(member));
+    } else {
+      merged[it->second].second = std::move(member.second);
+    }
+  }
+  *members = std::move(merged);
+}
+
+// Receives nlohmann SAX events and assembles the Document. Open containers
+// live on `stack_`; a finished one is moved into its parent.
+class DocumentBuilder {
+ public:
+  using Json = nlohmann::json;
+
+  bool null() { return Add(Document()); }
+  bool boolean(bool value) { return Add(Document(value)); }
+  bool number_integer(Json::number_integer_t value) {
+    return Add(Document(value));
+  }
+  // Document keeps values up to INT64_MAX as kInt, larger ones as kUint.
+  bool number_unsigned(Json::number_unsigned_t value) {
+    return Add(Document(value));
+  }
+  bool number_float(Json::number_float_t value, const Json::string_t&) {
+    return Add(Document(value));
+  }
+  bool string(Json::string_t& value) { return Add(Document(std::move(value))); }
+  // Only binary formats (CBOR, BSON…) produce these, never JSON text.
+  bool binary(Json::binary_t&) { return Fail("unexpected binary value"); }
+
+  bool start_object(std::size_t) { return Open(Document::Object()); }
+  bool key(Json::string_t& key) {
+    stack_.back().as_object().emplace_back(std::move(key), Document());
+    return true;
+  }
+  bool end_object() {
+    Document done = Pop();
+    MergeDuplicateKeys(&done.as_object());
+    TryConvertBytes(&done);
+    return Add(std::move(done));
+  }
+  bool start_array(std::size_t) { return Open(Document::Array()); }
+  bool end_array() { return Add(Pop()); }
+
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& error) {
+    return Fail("invalid JSON at byte " + std::to_string(position) + ": " +
+                WithoutExceptionId(error.what()));
+  }
+
+  const std::string& error() const { return error_; }
+  Document TakeRoot() { return std::move(root_); }
+
+ private:
+  // nlohmann prefixes "[json.exception.parse_error.101] "; users need the
+  // rest ("parse error at line 1, column 7: ...").
+  static std::string WithoutExceptionId(std::string message) {
+    if (!message.empty() && message[0] == '[') {
+      const std::size_t end = message.find("] ");
+      if (end != std::string::npos) message.erase(0, end + 2);
+    }
+    return message;
+  }
+
+  bool Fail(std::string message) {
+    error_ = std::move(message);
+    return false;
+  }
+
+  bool Open(Document container) {
+    if (stack_.size() >= kMaxDepth) {
+      return Fail("invalid JSON: nesting deeper than " +
+                  std::to_string(kMaxDepth) + " levels");
+    }
+    stack_.push_back(std::move(container));
+    return true;
+  }
+
+  Document Pop() {
+    Document done = std::move(stack_.back());
+    stack_.pop_back();
+    return done;
+  }
+
+  // Places a finished value in the open container, or makes it the root.
+  bool Add(Document value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+    } else if (Document& parent = stack_.back(); parent.is_array()) {
+      parent.as_array().push_back(std::move(value));
+    } else {
+      parent.as_object().back().second = std::move(value);
+    }
+    return true;
+  }
+
+  std::vector<Document> stack_;
+  Document root_;
+  std::string error_;
+};
+
+}  // namespace
+
+// Strings that are not valid UTF-8 (possible in documents read from
+// MessagePack) are written with U+FFFD replacing the bad bytes rather than
+// failing: JSON output is for people and tools, bytes belong in kBytes.
+std::string Document::ToJson() const {
+  return ToJsonValue(*this).dump(-1, ' ', /*ensure_ascii=*/false,
+                                 nlohmann::json::error_handler_t::replace);
+}
+
+Result<Document> Document::FromJson(std::string_view json) {
+  DocumentBuilder builder;
+  bool ok = false;
+  try {
+    ok = nlohmann::json::sax_parse(json.data(), json.data() + json.size(),
+                                   &builder);
+  } catch (const std::exception& e) {
+    // sax_parse reports errors through parse_error; this is only for
+    // allocation failures and the like.
+    return Status::InvalidArgument(std::string("invalid JSON: ") + e.what());
+  }
+  if (!ok) {
+    return Status::InvalidArgument(builder.error().empty() ? "invalid JSON"
+                                                           : builder.error());
+  }
+  return builder.TakeRoot();
+}
+
+}  // namespace libshard
