@@ -199,6 +199,12 @@ class Validator {
       if (!seen.insert(db).second) {
         return ErrorAt(mark, what + ": database '" + db + "' is listed twice");
       }
+      // A writer holds its shard's write transaction while it writes index
+      // rows; on SQLite an index in the same file would wait on itself.
+      if (std::find(config_.shards.begin(), config_.shards.end(), db) != config_.shards.end()) {
+        return ErrorAt(mark, what + ": database '" + db +
+                                 "' is a record shard; indexes live in their own databases");
+      }
     }
     if (index.columns.empty()) {
       return ErrorAt(index.mark, what + " has no columns");

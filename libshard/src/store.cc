@@ -8,6 +8,8 @@
 
 #include "backend/errors.h"
 #include "catalog/catalog.h"
+#include "indexer/index_catalog.h"
+#include "indexer/index_table.h"
 #include "libshard/store.h"
 #include "records/record_table.h"
 #include "store_impl.h"
@@ -138,11 +140,75 @@ int64_t NowMicros() {
       .count();
 }
 
+// Creates the tables of every index the config declares and registers the
+// ones the catalog does not know: `ready` on a cluster being initialized for
+// the first time (no process can have written a record yet: Open needs the
+// bucket map, written after this), `write_only` on a live cluster (then
+// `shardctl index build` backfills it). An index the catalog knows with a
+// different definition is a config error.
+static Status RegisterConfigIndexes(Store::Impl& impl, bool fresh) {
+  const ClusterConfig& config = impl.config;
+  backend::ConnectionPool& catalog_pool = impl.Pool(config.catalog);
+  Status s = impl.WithConnection(catalog_pool, "create index catalog", Store::Impl::Retry::kWrite,
+                                 [&](backend::Connection& c) {
+                                   indexer::CreateCatalogTables(c.sql(), catalog_pool.dialect());
+                                   return Status::OK();
+                                 });
+  if (!s.ok()) return s;
+  std::vector<indexer::CatalogIndex> known;
+  s = impl.WithConnection(catalog_pool, "read index catalog", Store::Impl::Retry::kReadOnly,
+                          [&](backend::Connection& c) {
+                            std::vector<Status> problems;
+                            known = indexer::LoadIndexes(c.sql(), &problems);
+                            return problems.empty() ? Status::OK() : problems.front();
+                          });
+  if (!s.ok()) return s;
+  for (const EntityConfig& entity : config.entities) {
+    for (const IndexConfig& index : entity.indexes) {
+      indexer::IndexDef def = indexer::FromConfig(entity, index);
+      auto it = std::find_if(known.begin(), known.end(), [&](const indexer::CatalogIndex& k) {
+        return k.def.entity == def.entity && k.def.name == def.name;
+      });
+      if (it != known.end()) {
+        if (!it->def.SameShape(def)) {
+          return Status::InvalidConfig(
+              index.mark.ToString() + ": index " + def.FullName() +
+              " differs from the definition the catalog holds; drop it (`shardctl index drop`) "
+              "and build it again, or give the new definition another name");
+        }
+        continue;
+      }
+      for (const std::string& db : def.databases) {
+        backend::ConnectionPool& pool = impl.Pool(db);
+        s = impl.WithConnection(pool, "create index table", Store::Impl::Retry::kWrite,
+                                [&](backend::Connection& c) {
+                                  indexer::CreateIndexTable(c.sql(), pool.dialect(), def);
+                                  return Status::OK();
+                                });
+        if (!s.ok()) return s;
+      }
+      s = impl.WithConnection(catalog_pool, "register index", Store::Impl::Retry::kWrite,
+                              [&](backend::Connection& c) {
+                                indexer::RegisterIndex(c.sql(), def,
+                                                       fresh ? IndexState::kReady
+                                                             : IndexState::kWriteOnly);
+                                return Status::OK();
+                              });
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::OK();
+}
+
 Status Store::Init(const ClusterConfig& config, const Options& options) {
   if (Status s = config.Validate(); !s.ok()) return s;
   for (const DatabaseConfig& db : config.databases) CreateSqliteFolder(db);
   Impl impl(config, options);
-  if (Status s = catalog::Init(*impl.pools.at(config.catalog), config); !s.ok()) return s;
+  backend::ConnectionPool& catalog_pool = impl.Pool(config.catalog);
+  Result<bool> initialized = catalog::IsInitialized(catalog_pool);
+  if (!initialized.ok()) return initialized.status();
+  if (Status s = RegisterConfigIndexes(impl, !*initialized); !s.ok()) return s;
+  if (Status s = catalog::Init(catalog_pool, config); !s.ok()) return s;
   std::vector<size_t> all(impl.shards.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   return impl.ForEachShard(all, [&](size_t shard) {
@@ -176,6 +242,9 @@ Result<std::unique_ptr<Store>> Store::Open(const ClusterConfig& config,
     return Status::Corruption("catalog bucket map: " + problem);
   }
   impl->router = router::Router(config.hash_seed, std::move(map).value());
+  impl->indexes = std::make_unique<indexer::IndexRegistry>(catalog_pool, config);
+  if (Status s = impl->indexes->Refresh(); !s.ok()) return s;
+  impl->indexes->StartBackgroundRefresh();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

@@ -52,7 +52,8 @@ class Store::Impl {
 
   // Put of an already-encoded, already-checked body.
   Result<uint64_t> PutEncoded(std::string_view entity, std::string_view id,
-                              std::string_view body, const WriteOptions& options);
+                              const Document& doc, std::string_view body,
+                              const WriteOptions& options);
 
   // Runs one task per shard in `shard_ids` on the worker pool; returns the
   // first error (kUnavailable preferred, so a down shard is reported as

@@ -78,6 +78,21 @@ void WriteInitialMap(soci::session& sql, const ClusterConfig& config) {
 
 }  // namespace
 
+Result<bool> IsInitialized(ConnectionPool& pool) {
+  Result<ConnectionPool::Lease> lease = pool.Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    return ReadMeta((*lease)->sql()).count("buckets") > 0;
+  } catch (const soci::soci_error& e) {
+    if (backend::Classify(e) == backend::ErrorKind::kConnection) {
+      lease->Discard();
+      return backend::ToStatus(e, pool.name(), "read catalog");
+    }
+    (*lease)->ForgetStatements();
+    return false;  // no ls_meta table yet
+  }
+}
+
 Status Init(ConnectionPool& pool, const ClusterConfig& config) {
   for (int attempt = 0;; ++attempt) {
     Result<ConnectionPool::Lease> lease = pool.Acquire();

@@ -15,6 +15,9 @@ namespace libshard::catalog {
 
 inline constexpr int kSchemaVersion = 1;
 
+// True once Init has written the bucket map (creates no table).
+Result<bool> IsInitialized(backend::ConnectionPool& pool);
+
 // Creates the catalog tables and, on first run, the meta rows and the
 // initial round-robin bucket map. Idempotent; safe when several processes
 // run it at once. InvalidConfig if an existing catalog disagrees with the

@@ -1,0 +1,229 @@
+#include "indexer/maintainer.h"
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include "backend/errors.h"
+#include "indexer/index_table.h"
+#include "records/record_table.h"
+
+namespace libshard::indexer {
+namespace {
+
+using backend::Connection;
+using backend::ConnectionPool;
+using Retry = Store::Impl::Retry;
+
+std::string OpKey(const RowOp& op) { return op.index->cache_key + '\n' + EncodeHit(op.row, op.id); }
+
+IndexWriter& Writer(Connection& c, const backend::Dialect& d, const IndexDef& def) {
+  return c.Cached<IndexWriter>(IndexWriter::Key(def),
+                               [&] { return std::make_unique<IndexWriter>(c.sql(), d, def); });
+}
+
+// Rows grouped by the index database that holds them.
+std::map<std::string, std::vector<const RowOp*>> ByDatabase(const std::vector<RowOp>& rows) {
+  std::map<std::string, std::vector<const RowOp*>> groups;
+  for (const RowOp& op : rows) {
+    groups[op.index->databases[op.index->DatabaseFor(op.row[0])]].push_back(&op);
+  }
+  return groups;
+}
+
+// Does the record `id` (locked by the caller's transaction on `c`) produce
+// `row` for `def`? A missing record produces nothing.
+bool ProducesRow(Connection& c, const backend::Dialect& d, const IndexDef& def,
+                 const std::string& id, const IndexRow& row) {
+  auto& lock = c.Cached<records::LockRowStatement>(records::LockRowStatement::Key(def.entity), [&] {
+    return std::make_unique<records::LockRowStatement>(c.sql(), d, def.entity);
+  });
+  RawRecord rec;
+  if (!lock.Run(id, &rec)) return false;
+  Result<Document> doc = Document::FromMsgpack(rec.body);
+  // A corrupt holder keeps its value: refusing the newcomer is the safe side.
+  if (!doc.ok()) return true;
+  std::vector<IndexRow> rows;
+  if (!def.Rows(*doc, &rows).ok()) return true;
+  return std::find(rows.begin(), rows.end(), row) != rows.end();
+}
+
+// A unique row is held by `holder`. With the holder's record locked, either
+// it still produces the row (live: *live = true) or the row is dangling and
+// is deleted so the caller can take the value.
+Status ResolveHolder(Store::Impl& store, const RowOp& op, const std::string& holder,
+                     size_t own_shard, Connection* own_conn, bool* live) {
+  size_t shard = store.ShardOf(holder);
+  ConnectionPool& shard_pool = *store.shards[shard];
+  auto check = [&](Connection& c) -> Status {
+    *live = ProducesRow(c, shard_pool.dialect(), *op.index, holder, op.row);
+    if (*live) return Status::OK();
+    RowOp dangling{op.index, op.row, holder};
+    return DeleteRows(store, {dangling});
+  };
+  if (shard == own_shard && own_conn != nullptr) return check(*own_conn);
+  return store.WithConnection(shard_pool, "check unique holder", Retry::kWrite,
+                              [&](Connection& c) {
+                                return backend::InWriteTransaction(c, shard_pool.dialect(),
+                                                                   [&] { return check(c); });
+                              });
+}
+
+// Inserts one row of a unique index, resolving a dangling holder.
+Status InsertUnique(Store::Impl& store, ConnectionPool& pool, const RowOp& op, size_t own_shard,
+                    Connection* own_conn) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string holder;
+    bool held = false;
+    Status s = store.WithConnection(pool, "index insert", Retry::kReadOnly, [&](Connection& c) {
+      IndexWriter& w = Writer(c, pool.dialect(), *op.index);
+      try {
+        w.Insert(op.row, op.id);
+        return Status::OK();
+      } catch (const soci::soci_error& e) {
+        if (backend::Classify(e) != backend::ErrorKind::kUniqueViolation) throw;
+      }
+      held = w.Holder(op.row, &holder);
+      return Status::OK();
+    });
+    if (!s.ok()) return s;
+    if (!held || holder == op.id) {
+      if (!held) continue;  // the holder vanished meanwhile: try again
+      return Status::OK();  // our own row, left by an earlier attempt
+    }
+    bool live = false;
+    if (Status r = ResolveHolder(store, op, holder, own_shard, own_conn, &live); !r.ok()) return r;
+    if (live) {
+      std::string value;
+      for (const Document& v : op.row) value += (value.empty() ? "" : ", ") + v.ToJson();
+      return Status::UniqueViolation("unique index " + op.index->FullName() + ": (" + value +
+                                     ") is already held by " +
+                                     DescribeRecord(op.index->entity, holder));
+    }
+  }
+  return Status::Internal("unique index " + op.index->FullName() +
+                          ": value kept changing hands; giving up after 5 attempts");
+}
+
+}  // namespace
+
+Status RowsOf(const std::vector<LiveIndex>& indexes, const Document* doc, std::string_view id,
+              std::vector<RowOp>* out) {
+  if (doc == nullptr) return Status::OK();
+  std::vector<IndexRow> rows;
+  for (const LiveIndex& li : indexes) {
+    if (!li.maintained()) continue;
+    if (Status s = li.def->Rows(*doc, &rows); !s.ok()) return s;
+    for (IndexRow& r : rows) out->push_back({li.def, std::move(r), std::string(id)});
+  }
+  return Status::OK();
+}
+
+void Diff(const std::vector<RowOp>& old_rows, const std::vector<RowOp>& new_rows,
+          std::vector<RowOp>* to_insert, std::vector<RowOp>* to_delete) {
+  std::unordered_set<std::string> old_keys, new_keys;
+  for (const RowOp& op : old_rows) old_keys.insert(OpKey(op));
+  for (const RowOp& op : new_rows) new_keys.insert(OpKey(op));
+  for (const RowOp& op : new_rows) {
+    if (!old_keys.count(OpKey(op))) to_insert->push_back(op);
+  }
+  for (const RowOp& op : old_rows) {
+    if (!new_keys.count(OpKey(op))) to_delete->push_back(op);
+  }
+}
+
+Status InsertRows(Store::Impl& store, const std::vector<RowOp>& rows, size_t own_shard,
+                  Connection* own_conn) {
+  std::vector<RowOp> inserted;  // unique rows, to take back on a violation
+  for (auto& [database, ops] : ByDatabase(rows)) {
+    ConnectionPool& pool = store.Pool(database);
+    std::vector<const RowOp*> plain;
+    for (const RowOp* op : ops) {
+      if (!op->index->unique) {
+        plain.push_back(op);
+        continue;
+      }
+      Status s = InsertUnique(store, pool, *op, own_shard, own_conn);
+      if (!s.ok()) {
+        // Rows of the non-unique indexes are idempotent and harmless; the
+        // unique values this write claimed must be released at once.
+        (void)DeleteRows(store, inserted);
+        return s;
+      }
+      inserted.push_back(*op);
+    }
+    if (plain.empty()) continue;
+    Status s = store.WithConnection(pool, "index insert", Retry::kWrite, [&](Connection& c) {
+      auto insert_all = [&] {
+        for (const RowOp* op : plain) Writer(c, pool.dialect(), *op->index).Insert(op->row, op->id);
+        return Status::OK();
+      };
+      // One statement needs no explicit transaction; a batch is one commit.
+      if (plain.size() == 1) return insert_all();
+      return backend::InWriteTransaction(c, pool.dialect(), insert_all);
+    });
+    if (!s.ok()) {
+      (void)DeleteRows(store, inserted);
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status DeleteRows(Store::Impl& store, const std::vector<RowOp>& rows) {
+  for (auto& [database, ops] : ByDatabase(rows)) {
+    ConnectionPool& pool = store.Pool(database);
+    Status s = store.WithConnection(pool, "index delete", Retry::kWrite, [&](Connection& c) {
+      auto delete_all = [&] {
+        for (const RowOp* op : ops) Writer(c, pool.dialect(), *op->index).Delete(op->row, op->id);
+        return Status::OK();
+      };
+      if (ops.size() == 1) return delete_all();
+      return backend::InWriteTransaction(c, pool.dialect(), delete_all);
+    });
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status DeleteStaleRows(Store::Impl& store, std::string_view entity, size_t shard,
+                       const std::vector<RowOp>& stale) {
+  if (stale.empty()) return Status::OK();
+  ConnectionPool& pool = *store.shards[shard];
+  const std::string e(entity);
+  return store.WithConnection(pool, "index cleanup", Retry::kWrite, [&](Connection& c) {
+    return backend::InWriteTransaction(c, pool.dialect(), [&] {
+      auto& lock = c.Cached<records::LockRowStatement>(records::LockRowStatement::Key(e), [&] {
+        return std::make_unique<records::LockRowStatement>(c.sql(), pool.dialect(), e);
+      });
+      // Current rows of each record, per index involved, computed once.
+      std::unordered_set<std::string> current;
+      std::set<std::pair<std::string, const IndexDef*>> seen;
+      for (const RowOp& op : stale) {
+        if (!seen.insert({op.id, op.index.get()}).second) continue;
+        RawRecord rec;
+        if (!lock.Run(op.id, &rec)) continue;
+        Result<Document> doc = Document::FromMsgpack(rec.body);
+        std::vector<IndexRow> rows;
+        // Unreadable now: keep its rows (dangling at worst, never missing).
+        if (!doc.ok() || !op.index->Rows(*doc, &rows).ok()) {
+          for (const RowOp& same : stale) {
+            if (same.id == op.id && same.index == op.index) current.insert(OpKey(same));
+          }
+          continue;
+        }
+        for (IndexRow& r : rows) current.insert(OpKey(RowOp{op.index, std::move(r), op.id}));
+      }
+      std::vector<RowOp> to_delete;
+      for (const RowOp& op : stale) {
+        if (!current.count(OpKey(op))) to_delete.push_back(op);
+      }
+      return DeleteRows(store, to_delete);
+    });
+  });
+}
+
+}  // namespace libshard::indexer
