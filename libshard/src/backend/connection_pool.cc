@@ -161,25 +161,53 @@ void ConnectionPool::Release(std::unique_ptr<Connection> c, bool discard) {
   freed_.notify_one();
 }
 
+namespace {
+
+// BEGIN IMMEDIATE / COMMIT / ROLLBACK prepared once per SQLite connection:
+// a one-shot `sql << "COMMIT"` is parsed again on every write.
+class SqliteTransactionStatements : public Prepared {
+ public:
+  explicit SqliteTransactionStatements(soci::session& sql)
+      : begin_(sql.prepare << "BEGIN IMMEDIATE"),
+        commit_(sql.prepare << "COMMIT"),
+        rollback_(sql.prepare << "ROLLBACK") {}
+  void Begin() { begin_.execute(true); }
+  void Commit() { commit_.execute(true); }
+  void Rollback() { rollback_.execute(true); }
+
+ private:
+  soci::statement begin_, commit_, rollback_;
+};
+
+}  // namespace
+
 Status InWriteTransaction(Connection& conn, const Dialect& dialect,
                           const std::function<Status()>& fn) {
   soci::session& sql = conn.sql();
-  sql << dialect.BeginWrite();
+  SqliteTransactionStatements* sqlite = nullptr;
+  if (dialect.backend() == Backend::kSqlite) {
+    sqlite = &conn.Cached<SqliteTransactionStatements>(
+        "tx", [&] { return std::make_unique<SqliteTransactionStatements>(sql); });
+  }
+  auto begin = [&] { sqlite ? sqlite->Begin() : sql.begin(); };
+  auto commit = [&] { sqlite ? sqlite->Commit() : sql.commit(); };
+  auto rollback = [&] { sqlite ? sqlite->Rollback() : sql.rollback(); };
+  begin();
   Status result;
   try {
     result = fn();
   } catch (...) {
     try {
-      sql << "ROLLBACK";
+      rollback();
     } catch (...) {
       // The original error matters more; the caller discards the connection.
     }
     throw;
   }
   if (result.ok()) {
-    sql << "COMMIT";
+    commit();
   } else {
-    sql << "ROLLBACK";
+    rollback();
   }
   return result;
 }

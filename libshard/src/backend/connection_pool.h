@@ -107,8 +107,9 @@ class ConnectionPool {
   Status last_connect_error_;
 };
 
-// Runs `fn` in a write transaction (Dialect::BeginWrite … COMMIT) on the
-// leased connection; rolls back if `fn` returns an error or throws.
+// Runs `fn` in a write transaction on the leased connection; rolls back if
+// `fn` returns an error or throws. SQLite uses BEGIN IMMEDIATE: it takes the
+// write lock up front, so two writers never deadlock upgrading a read lock.
 // Exceptions from SOCI are rethrown for the caller to classify.
 Status InWriteTransaction(Connection& conn, const Dialect& dialect,
                           const std::function<Status()>& fn);

@@ -62,15 +62,6 @@ const char* Dialect::LongTextType() const {
   return backend_ == Backend::kMysql ? "LONGTEXT" : "TEXT";
 }
 
-const char* Dialect::BeginWrite() const {
-  switch (backend_) {
-    case Backend::kSqlite: return "BEGIN IMMEDIATE";
-    case Backend::kPostgres: return "BEGIN";
-    case Backend::kMysql: return "START TRANSACTION";
-  }
-  return "BEGIN";
-}
-
 const char* Dialect::ForUpdate() const {
   return backend_ == Backend::kSqlite ? "" : " FOR UPDATE";
 }

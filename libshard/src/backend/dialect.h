@@ -37,10 +37,6 @@ class Dialect {
   const char* TextType() const;       // short indexed text
   const char* LongTextType() const;   // unbounded text
 
-  // Statement that opens a write transaction. SQLite takes the write lock
-  // up front (BEGIN IMMEDIATE) so two writers never deadlock upgrading a
-  // read lock.
-  const char* BeginWrite() const;
   // Suffix locking selected rows until commit ("" on SQLite, whose write
   // transaction already excludes other writers).
   const char* ForUpdate() const;
