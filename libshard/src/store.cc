@@ -226,6 +226,9 @@ Status Store::Init(const ClusterConfig& config, const Options& options) {
 Result<std::unique_ptr<Store>> Store::Open(const ClusterConfig& config,
                                            const Options& options) {
   if (Status s = config.Validate(); !s.ok()) return s;
+  if (options.create_if_missing) {
+    for (const DatabaseConfig& db : config.databases) CreateSqliteFolder(db);
+  }
   auto impl = std::make_unique<Impl>(config, options);
   backend::ConnectionPool& catalog_pool = *impl->pools.at(config.catalog);
   Result<router::BucketMap> map = catalog::LoadBucketMap(catalog_pool, config);
