@@ -1,0 +1,412 @@
+// Online index build and drop, and the status report (see builder.h).
+#include "indexer/builder.h"
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "backend/errors.h"
+#include "indexer/index_catalog.h"
+#include "indexer/index_registry.h"
+#include "indexer/index_table.h"
+#include "indexer/maintainer.h"
+#include "records/record_table.h"
+
+namespace libshard::indexer {
+namespace {
+
+using backend::Connection;
+using backend::ConnectionPool;
+using Retry = Store::Impl::Retry;
+
+std::string Name(std::string_view entity, std::string_view index) {
+  return std::string(entity) + "." + std::string(index);
+}
+
+Status WithCatalog(Store::Impl& store, std::string_view what, Retry retry,
+                   const std::function<Status(soci::session&)>& fn) {
+  return store.WithConnection(store.Pool(store.config.catalog), what, retry,
+                              [&](Connection& c) { return fn(c.sql()); });
+}
+
+const IndexConfig* ConfigIndex(const Store::Impl& store, std::string_view entity,
+                               std::string_view index) {
+  const EntityConfig* e = store.config.FindEntity(entity);
+  return e == nullptr ? nullptr : e->FindIndex(index);
+}
+
+void RefreshRegistry(Store::Impl& store) {
+  if (store.indexes) (void)store.indexes->Refresh();
+}
+
+void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// Creates the index table on each of its databases (idempotent).
+Status CreateTables(Store::Impl& store, const IndexDef& def) {
+  for (const std::string& db : def.databases) {
+    ConnectionPool& pool = store.Pool(db);
+    Status s = store.WithConnection(pool, "create index table " + def.FullName(), Retry::kWrite,
+                                    [&](Connection& c) {
+                                      CreateIndexTable(c.sql(), pool.dialect(), def);
+                                      return Status::OK();
+                                    });
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+// The holder of `row` in a unique index, for error messages ("" if none).
+std::string HolderOf(Store::Impl& store, const IndexDef& def, const IndexRow& row) {
+  ConnectionPool& pool = store.Pool(def.databases[def.DatabaseFor(row[0])]);
+  std::string holder;
+  (void)store.WithConnection(pool, "find unique holder", Retry::kReadOnly, [&](Connection& c) {
+    auto& w = c.Cached<IndexWriter>(IndexWriter::Key(def), [&] {
+      return std::make_unique<IndexWriter>(c.sql(), pool.dialect(), def);
+    });
+    if (!w.Holder(row, &holder)) holder.clear();
+    return Status::OK();
+  });
+  return holder;
+}
+
+std::string RowText(const IndexRow& row) {
+  std::string text;
+  for (const Document& v : row) text += (text.empty() ? "" : ", ") + v.ToJson();
+  return "(" + text + ")";
+}
+
+// Rows of one locked record, or an error naming it.
+Status RecordRows(const std::vector<LiveIndex>& live, const std::string& entity,
+                  const RawRecord& rec, std::vector<RowOp>* out) {
+  Result<Document> doc = Document::FromMsgpack(rec.body);
+  if (!doc.ok()) {
+    return Status::Corruption(DescribeRecord(entity, rec.id) +
+                              ": stored body is not a valid document: " + doc.status().message());
+  }
+  Status s = RowsOf(live, &*doc, rec.id, out);
+  if (!s.ok()) {
+    return Status(s.code(), DescribeRecord(entity, rec.id) + ": " + s.message());
+  }
+  return Status::OK();
+}
+
+// One backfill chunk of record shard `shard`: in one write transaction,
+// lock the next `chunk` records after `after`, insert their rows, commit.
+// With `per_record`, rows are inserted one record at a time (slower; used
+// to name the record behind a unique violation). Fills *last_id and *n.
+Status BackfillChunk(Store::Impl& store, const std::shared_ptr<const IndexDef>& def,
+                     size_t shard, int chunk, const std::string& after, bool per_record,
+                     size_t* n, std::string* last_id) {
+  ConnectionPool& pool = *store.shards[shard];
+  const std::string& entity = def->entity;
+  const std::vector<LiveIndex> live{{def, IndexState::kWriteOnly}};
+  return store.WithConnection(
+      pool, "index backfill of " + def->FullName(), Retry::kWrite, [&](Connection& c) {
+        return backend::InWriteTransaction(c, pool.dialect(), [&]() -> Status {
+          auto& scan = c.Cached<records::ScanStatement>(
+              records::ScanStatement::Key(entity, chunk, /*lock=*/true), [&] {
+                return std::make_unique<records::ScanStatement>(c.sql(), pool.dialect(), entity,
+                                                                chunk, /*lock=*/true);
+              });
+          std::vector<RawRecord> raw;
+          raw.reserve(static_cast<size_t>(chunk));
+          *n = scan.Run(after, &raw);
+          if (*n == 0) return Status::OK();
+          *last_id = raw.back().id;
+          if (!per_record) {
+            std::vector<RowOp> ops;
+            for (const RawRecord& rec : raw) {
+              if (Status s = RecordRows(live, entity, rec, &ops); !s.ok()) return s;
+            }
+            return InsertRows(store, ops, shard, &c);
+          }
+          for (const RawRecord& rec : raw) {
+            std::vector<RowOp> ops;
+            if (Status s = RecordRows(live, entity, rec, &ops); !s.ok()) return s;
+            Status s = InsertRows(store, ops, shard, &c);
+            if (s.code() == Code::kUniqueViolation) {
+              // Name both records: the one being indexed and the holder.
+              for (const RowOp& op : ops) {
+                std::string holder = HolderOf(store, *def, op.row);
+                if (!holder.empty() && holder != rec.id) {
+                  return Status::UniqueViolation(
+                      "cannot build unique index " + def->FullName() + ": records " +
+                      DescribeRecord(entity, holder) + " and " +
+                      DescribeRecord(entity, rec.id) + " both have " + RowText(op.row) +
+                      "; change one of them and run the build again (it resumes)");
+                }
+              }
+              return Status::UniqueViolation("cannot build unique index " + def->FullName() +
+                                             ": " + DescribeRecord(entity, rec.id) + ": " +
+                                             s.message());
+            }
+            if (!s.ok()) return s;
+          }
+          return Status::OK();
+        });
+      });
+}
+
+IndexStatus MakeStatus(const Store::Impl& store, const IndexDef& def, IndexState state,
+                       const std::map<std::string, Checkpoint>& cps) {
+  IndexStatus st;
+  st.entity = def.entity;
+  st.index = def.name;
+  st.state = state;
+  st.shards_total = store.config.shards.size();
+  for (const std::string& shard : store.config.shards) {
+    auto it = cps.find(shard);
+    if (it == cps.end()) continue;
+    if (it->second.done) ++st.shards_done;
+    st.records_scanned += it->second.scanned;
+  }
+  if (state == IndexState::kReady) st.shards_done = st.shards_total;
+  return st;
+}
+
+}  // namespace
+
+Result<CatalogEntry> LoadCatalogEntry(Store::Impl& store, std::string_view entity,
+                                      std::string_view index) {
+  CatalogEntry entry;
+  std::string state_text, json;
+  Status s = WithCatalog(store, "read index " + Name(entity, index), Retry::kReadOnly,
+                         [&](soci::session& sql) {
+                           std::string e(entity), n(index);
+                           soci::indicator si = soci::i_ok, ji = soci::i_ok;
+                           sql << "SELECT state, definition FROM ls_indexes "
+                                  "WHERE entity = :e AND name = :n",
+                               soci::into(state_text, si), soci::into(json, ji), soci::use(e),
+                               soci::use(n);
+                           entry.registered = sql.got_data();
+                           return Status::OK();
+                         });
+  if (!s.ok()) return s;
+  if (!entry.registered) return entry;
+  Result<IndexDef> def = IndexDef::FromJson(entity, index, json);
+  if (!def.ok()) return def.status();
+  if (def->code) {
+    if (const IndexConfig* ic = ConfigIndex(store, entity, index)) def->map = ic->map;
+  }
+  entry.state = ParseIndexState(state_text);
+  entry.def = std::make_shared<const IndexDef>(std::move(def).value());
+  return entry;
+}
+
+Result<std::vector<IndexStatus>> IndexStatuses(Store::Impl& store) {
+  struct Row {
+    std::string entity, name, state;
+  };
+  std::vector<Row> rows;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, Checkpoint>> cps;
+  Status s = WithCatalog(store, "read index states", Retry::kReadOnly, [&](soci::session& sql) {
+    rows.clear();
+    cps.clear();
+    // Read the names and states only: a definition this version cannot
+    // parse must not hide the other indexes from an operator.
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT entity, name, state FROM ls_indexes ORDER BY entity, name");
+    for (const soci::row& r : rs) {
+      rows.push_back({r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2)});
+    }
+    for (const Row& r : rows) cps[{r.entity, r.name}] = LoadCheckpoints(sql, r.entity, r.name);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  std::vector<IndexStatus> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) {
+    IndexDef def;
+    def.entity = r.entity;
+    def.name = r.name;
+    out.push_back(MakeStatus(store, def, ParseIndexState(r.state), cps[{r.entity, r.name}]));
+  }
+  return out;
+}
+
+Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view index,
+                  const BuildOptions& options) {
+  if (Status s = store.CheckEntity(entity); !s.ok()) return s;
+  const int chunk = std::clamp(options.chunk, 1, 100000);
+  Result<CatalogEntry> entry = LoadCatalogEntry(store, entity, index);
+  if (!entry.ok()) return entry.status();
+  const IndexConfig* configured = ConfigIndex(store, entity, index);
+
+  if (!entry->registered) {
+    if (configured == nullptr) {
+      return Status::InvalidArgument("unknown index " + Name(entity, index) +
+                                     ": neither the catalog nor the config declares it");
+    }
+    auto def = std::make_shared<const IndexDef>(FromConfig(*store.config.FindEntity(entity),
+                                                           *configured));
+    if (Status s = CreateTables(store, *def); !s.ok()) return s;
+    Status s = WithCatalog(store, "register index " + def->FullName(), Retry::kWrite,
+                           [&](soci::session& sql) {
+                             RegisterIndex(sql, *def, IndexState::kWriteOnly);
+                             return Status::OK();
+                           });
+    if (!s.ok()) return s;
+    // Another process may have registered it first: the catalog decides.
+    entry = LoadCatalogEntry(store, entity, index);
+    if (!entry.ok()) return entry.status();
+    if (!entry->registered) {
+      return Status::Internal("index " + def->FullName() + " vanished right after registering");
+    }
+    RefreshRegistry(store);
+  } else if (configured != nullptr &&
+             !entry->def->SameShape(FromConfig(*store.config.FindEntity(entity), *configured))) {
+    return Status::InvalidConfig("index " + Name(entity, index) +
+                                 " in the config differs from the definition the catalog holds; "
+                                 "drop it first (`shardctl index drop`) or give the new "
+                                 "definition another name");
+  }
+
+  const std::shared_ptr<const IndexDef> def = entry->def;
+  if (entry->state == IndexState::kReady) return Status::OK();
+  if (entry->state == IndexState::kDropping) {
+    return Status::InvalidArgument("index " + def->FullName() +
+                                   " is being dropped; run the drop again to finish it");
+  }
+  // Its tables exist: whoever registers an index creates them first.
+
+  // The lease: after this, every process maintains the index on every
+  // commit (index_registry.h). Also on resume: cheap, and it cannot be
+  // known here how long ago the index was registered.
+  Sleep(kStateChangeWaitMs);
+
+  std::map<std::string, Checkpoint> cps;
+  Status s = WithCatalog(store, "read backfill checkpoints", Retry::kReadOnly,
+                         [&](soci::session& sql) {
+                           cps = LoadCheckpoints(sql, def->entity, def->name);
+                           return Status::OK();
+                         });
+  if (!s.ok()) return s;
+
+  for (size_t shard = 0; shard < store.shards.size(); ++shard) {
+    const std::string& shard_name = store.config.shards[shard];
+    Checkpoint& cp = cps[shard_name];
+    while (!cp.done) {
+      size_t n = 0;
+      std::string last;
+      Status chunk_status = BackfillChunk(store, def, shard, chunk, cp.after, false, &n, &last);
+      if (chunk_status.code() == Code::kUniqueViolation) {
+        // Again record by record, to name both records (if the conflict
+        // went away meanwhile, this pass simply does the chunk).
+        chunk_status = BackfillChunk(store, def, shard, chunk, cp.after, true, &n, &last);
+      }
+      if (!chunk_status.ok()) return chunk_status;
+      if (n > 0) cp.after = last;
+      cp.scanned += n;
+      cp.done = n < static_cast<size_t>(chunk);
+      s = WithCatalog(store, "save backfill checkpoint", Retry::kWrite, [&](soci::session& sql) {
+        SaveCheckpoint(sql, def->entity, def->name, shard_name, cp);
+        return Status::OK();
+      });
+      if (!s.ok()) return s;
+      if (options.progress) options.progress(MakeStatus(store, *def, IndexState::kWriteOnly, cps));
+    }
+  }
+
+  // Ready, unless a drop started meanwhile (never resurrect a dropping index).
+  long long changed = 0;
+  s = WithCatalog(store, "mark index ready", Retry::kWrite, [&](soci::session& sql) {
+    std::string e = def->entity, n = def->name;
+    soci::statement st = (sql.prepare << "UPDATE ls_indexes SET state = 'ready' WHERE entity = :e "
+                                         "AND name = :n AND state = 'write_only'",
+                          soci::use(e), soci::use(n));
+    st.execute(true);
+    changed = st.get_affected_rows();
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  if (changed == 0) {
+    Result<CatalogEntry> now = LoadCatalogEntry(store, entity, index);
+    if (!now.ok()) return now.status();
+    if (!now->registered || now->state != IndexState::kReady) {
+      return Status::InvalidArgument("index " + def->FullName() +
+                                     " was dropped while it was being built");
+    }
+  }
+  RefreshRegistry(store);
+  return Status::OK();
+}
+
+Status DropIndex(Store::Impl& store, std::string_view entity, std::string_view index) {
+  Result<CatalogEntry> entry = LoadCatalogEntry(store, entity, index);
+  if (!entry.ok()) return entry.status();
+  if (!entry->registered) {
+    return Status::InvalidArgument("unknown index " + Name(entity, index) +
+                                   ": the catalog does not know it");
+  }
+  const std::shared_ptr<const IndexDef> def = entry->def;
+  if (entry->state != IndexState::kDropping) {
+    Status s = WithCatalog(store, "mark index dropping", Retry::kWrite, [&](soci::session& sql) {
+      SetIndexState(sql, def->entity, def->name, IndexState::kDropping);
+      return Status::OK();
+    });
+    if (!s.ok()) return s;
+    RefreshRegistry(store);
+  }
+  // By the lease, once this wait is over no process writes to the tables
+  // (an interrupted drop waits again: it cannot know how long ago it began).
+  Sleep(kStateChangeWaitMs);
+  for (const std::string& db : def->databases) {
+    ConnectionPool& pool = store.Pool(db);
+    Status s = store.WithConnection(pool, "drop index table " + def->FullName(), Retry::kWrite,
+                                    [&](Connection& c) {
+                                      DropIndexTable(c.sql(), *def);
+                                      return Status::OK();
+                                    });
+    if (!s.ok()) return s;
+  }
+  Status s = WithCatalog(store, "remove index " + def->FullName(), Retry::kWrite,
+                         [&](soci::session& sql) {
+                           RemoveIndex(sql, def->entity, def->name);
+                           return Status::OK();
+                         });
+  if (!s.ok()) return s;
+  RefreshRegistry(store);
+  return Status::OK();
+}
+
+Status IndexRecordsLocked(Store::Impl& store, const std::shared_ptr<const IndexDef>& def,
+                          size_t shard, const std::vector<std::string>& ids,
+                          const std::unordered_set<std::string>* only,
+                          std::vector<std::string>* produced) {
+  ConnectionPool& pool = *store.shards[shard];
+  const std::string& entity = def->entity;
+  const std::vector<LiveIndex> live{{def, IndexState::kWriteOnly}};
+  return store.WithConnection(
+      pool, "index repair of " + def->FullName(), Retry::kWrite, [&](Connection& c) {
+        if (produced) produced->clear();
+        return backend::InWriteTransaction(c, pool.dialect(), [&]() -> Status {
+          auto& lock = c.Cached<records::LockRowStatement>(
+              records::LockRowStatement::Key(entity), [&] {
+                return std::make_unique<records::LockRowStatement>(c.sql(), pool.dialect(),
+                                                                   entity);
+              });
+          std::vector<RowOp> ops;
+          for (const std::string& id : ids) {
+            RawRecord rec;
+            if (!lock.Run(id, &rec)) continue;
+            rec.id = id;
+            std::vector<RowOp> rows;
+            if (Status s = RecordRows(live, entity, rec, &rows); !s.ok()) return s;
+            for (RowOp& op : rows) {
+              if (only != nullptr && !only->count(EncodeHit(op.row, op.id))) continue;
+              ops.push_back(std::move(op));
+            }
+          }
+          if (Status s = InsertRows(store, ops, shard, &c); !s.ok()) return s;
+          if (produced) {
+            for (const RowOp& op : ops) produced->push_back(EncodeHit(op.row, op.id));
+          }
+          return Status::OK();
+        });
+      });
+}
+
+}  // namespace libshard::indexer

@@ -1,0 +1,632 @@
+// The query engine: see query.h for the algorithm.
+#include "indexer/query.h"
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "backend/connection_pool.h"
+#include "backend/dialect.h"
+#include "indexer/index_def.h"
+#include "indexer/index_registry.h"
+#include "indexer/index_table.h"
+#include "util/base64.h"
+
+namespace libshard::indexer {
+namespace {
+
+using backend::Connection;
+using backend::ConnectionPool;
+using backend::Dialect;
+
+// Version tag of the cursor encoding (first element of the array).
+constexpr int64_t kCursorFormat = 1;
+// Most index rows one SQL batch reads from one database.
+constexpr size_t kMaxBatch = 20000;
+
+// A condition with its column resolved and its values normalized.
+struct Cond {
+  size_t column = 0;
+  Op op = Op::kEq;
+  std::vector<Document> values;
+};
+
+struct Plan {
+  std::string entity;
+  std::shared_ptr<const IndexDef> def;
+  std::vector<Cond> conds;
+  // Column positions of the order key, most significant first; the record
+  // id follows as the final tie-breaker.
+  std::vector<size_t> key;
+  bool desc = false;
+  std::string order_by;  // the column ordered by ("" = index order)
+  size_t limit = 0;
+};
+
+// One index row as read: values in index column order, and the record id.
+struct Hit {
+  IndexRow row;
+  std::string id;
+};
+
+const char* OpText(Op op) {
+  switch (op) {
+    case Op::kEq: return "=";
+    case Op::kNe: return "!=";
+    case Op::kLt: return "<";
+    case Op::kLe: return "<=";
+    case Op::kGt: return ">";
+    case Op::kGe: return ">=";
+    case Op::kIn: return "IN";
+  }
+  return "?";
+}
+
+int Sign(int c) { return c < 0 ? -1 : (c > 0 ? 1 : 0); }
+
+// Three-way comparison of two normalized values of one column type, in the
+// order the index tables keep: numbers numerically, false < true, strings
+// and bytes bytewise (std::string compares as unsigned bytes, like memcmp).
+int CompareValues(const Document& a, const Document& b) {
+  switch (a.type()) {
+    case Document::Type::kInt: {
+      int64_t x = a.as_int(), y = b.as_int();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case Document::Type::kDouble: {
+      double x = a.as_double(), y = b.as_double();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case Document::Type::kBool: {
+      int x = a.as_bool() ? 1 : 0, y = b.as_bool() ? 1 : 0;
+      return x - y;
+    }
+    default: return Sign(a.as_string().compare(b.as_string()));
+  }
+}
+
+// Order of two hits under the plan's order key (direction applied).
+int CompareHits(const Plan& plan, const Hit& a, const Hit& b) {
+  for (size_t k : plan.key) {
+    int c = CompareValues(a.row[k], b.row[k]);
+    if (c != 0) return plan.desc ? -c : c;
+  }
+  int c = Sign(a.id.compare(b.id));
+  return plan.desc ? -c : c;
+}
+
+bool Satisfies(const Document& v, const Cond& cond) {
+  switch (cond.op) {
+    case Op::kEq: return CompareValues(v, cond.values[0]) == 0;
+    case Op::kNe: return CompareValues(v, cond.values[0]) != 0;
+    case Op::kLt: return CompareValues(v, cond.values[0]) < 0;
+    case Op::kLe: return CompareValues(v, cond.values[0]) <= 0;
+    case Op::kGt: return CompareValues(v, cond.values[0]) > 0;
+    case Op::kGe: return CompareValues(v, cond.values[0]) >= 0;
+    case Op::kIn:
+      return std::any_of(cond.values.begin(), cond.values.end(),
+                         [&](const Document& x) { return CompareValues(v, x) == 0; });
+  }
+  return false;
+}
+
+bool Matches(const Plan& plan, const IndexRow& row) {
+  return std::all_of(plan.conds.begin(), plan.conds.end(),
+                     [&](const Cond& c) { return Satisfies(row[c.column], c); });
+}
+
+// --- cursor ------------------------------------------------------------------
+//
+// base64url (no padding) of the MessagePack array
+//   [format, index name, order_by, descending, [row values…], id bytes]
+
+std::string ToBase64Url(std::string_view bytes) {
+  std::string s = util::Base64Encode(bytes);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return s;
+}
+
+std::optional<std::string> FromBase64Url(std::string_view text) {
+  std::string s;
+  s.reserve(text.size() + 3);
+  for (char c : text) {
+    if (c == '+' || c == '/' || c == '=') return std::nullopt;  // not base64url
+    s.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
+  }
+  if (s.size() % 4 == 1) return std::nullopt;
+  while (s.size() % 4 != 0) s.push_back('=');
+  return util::Base64Decode(s);
+}
+
+std::string EncodeCursor(const Plan& plan, const Hit& hit) {
+  Document::Array a;
+  a.emplace_back(kCursorFormat);
+  a.emplace_back(plan.def->name);
+  a.emplace_back(plan.order_by);
+  a.emplace_back(plan.desc);
+  a.emplace_back(Document::Array(hit.row));
+  a.push_back(Document::FromBytes(hit.id));
+  return ToBase64Url(Document(std::move(a)).ToMsgpack());
+}
+
+std::string DescribeOrder(const std::string& order_by, bool desc) {
+  return (order_by.empty() ? std::string("index order") : "order by '" + order_by + "'") +
+         (desc ? " descending" : " ascending");
+}
+
+Result<Hit> DecodeCursor(const Plan& plan, std::string_view cursor) {
+  const IndexDef& def = *plan.def;
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("invalid cursor for index " + def.FullName() + ": " + why +
+                                   " (pass QueryPage::next / the \"next\" value of a previous "
+                                   "page of the same query unchanged)");
+  };
+  std::optional<std::string> raw = FromBase64Url(cursor);
+  if (!raw) return bad("not a cursor (it does not decode)");
+  Result<Document> doc = Document::FromMsgpack(*raw);
+  if (!doc.ok() || !doc->is_array()) return bad("not a cursor (it does not decode)");
+  const Document::Array& a = doc->as_array();
+  if (a.size() != 6 || a[0].type() != Document::Type::kInt || a[0].as_int() != kCursorFormat ||
+      !a[1].is_string() || !a[2].is_string() || !a[3].is_bool() || !a[4].is_array() ||
+      !(a[5].is_bytes() || a[5].is_string())) {
+    return bad("not a cursor (unknown layout)");
+  }
+  if (a[1].as_string() != def.name) {
+    return bad("it was made by a query on index '" + a[1].as_string() + "'");
+  }
+  if (a[2].as_string() != plan.order_by || a[3].as_bool() != plan.desc) {
+    return bad("it was made for " + DescribeOrder(a[2].as_string(), a[3].as_bool()) +
+               ", this query asks for " + DescribeOrder(plan.order_by, plan.desc));
+  }
+  const Document::Array& values = a[4].as_array();
+  if (values.size() != def.columns.size()) {
+    return bad("it holds " + std::to_string(values.size()) + " values for " +
+               std::to_string(def.columns.size()) + " columns");
+  }
+  Hit hit;
+  for (size_t k = 0; k < values.size(); ++k) {
+    Result<Document> v = def.Normalize(k, values[k]);
+    if (!v.ok()) return bad("its value for column '" + def.columns[k].name + "' does not fit");
+    hit.row.push_back(std::move(v).value());
+  }
+  hit.id = a[5].as_string();
+  if (!CheckId(plan.entity, hit.id).ok()) return bad("its record id is not valid");
+  return hit;
+}
+
+// --- SQL ---------------------------------------------------------------------
+
+// A bound parameter. Kept in a deque so addresses stay put while SOCI holds
+// pointers to them.
+struct Param {
+  ColumnType type = ColumnType::kString;
+  long long i = 0;
+  double d = 0;
+  int b = 0;
+  std::string s;
+};
+
+class SqlBuilder {
+ public:
+  SqlBuilder(const Dialect& d, const IndexDef& def) : d_(d), def_(def) {}
+
+  // A fresh placeholder bound to `v` (of column type `type`).
+  std::string Bind(ColumnType type, const Document& v) {
+    std::string name = "p" + std::to_string(params_.size());
+    Param p;
+    p.type = type;
+    switch (type) {
+      case ColumnType::kInt: p.i = v.as_int(); break;
+      case ColumnType::kFloat: p.d = v.as_double(); break;
+      case ColumnType::kBool: p.b = v.as_bool() ? 1 : 0; break;
+      case ColumnType::kString:
+      case ColumnType::kBytes: p.s = d_.EncodeBytes(v.as_string()); break;
+    }
+    params_.push_back(std::move(p));
+    return type == ColumnType::kString || type == ColumnType::kBytes ? d_.BytesParam(name)
+                                                                      : ":" + name;
+  }
+  std::string BindColumn(size_t column, const Document& v) {
+    return Bind(def_.columns[column].type, v);
+  }
+  std::string BindId(const std::string& id) {
+    return Bind(ColumnType::kBytes, Document::FromBytes(id));
+  }
+
+  void UseAll(soci::details::prepare_temp_type& prep) {
+    for (Param& p : params_) {
+      switch (p.type) {
+        case ColumnType::kInt: prep, soci::use(p.i); break;
+        case ColumnType::kFloat: prep, soci::use(p.d); break;
+        case ColumnType::kBool: prep, soci::use(p.b); break;
+        case ColumnType::kString:
+        case ColumnType::kBytes: prep, soci::use(p.s); break;
+      }
+    }
+  }
+
+ private:
+  const Dialect& d_;
+  const IndexDef& def_;
+  std::deque<Param> params_;
+};
+
+// The keyset condition "key > after" (or < for descending), as a leading
+// bound on the first key column (so every backend can range-scan) ANDed
+// with the exact lexicographic OR-chain. Placeholders appear in text order.
+std::string KeysetCondition(const Plan& plan, const Hit& after, SqlBuilder* b) {
+  const IndexDef& def = *plan.def;
+  const char* strict = plan.desc ? " < " : " > ";
+  const char* loose = plan.desc ? " <= " : " >= ";
+  // The key as (column SQL, column position or -1 for the id).
+  std::vector<int> key(plan.key.begin(), plan.key.end());
+  key.push_back(-1);
+  auto col = [&](int k) { return k < 0 ? std::string("id") : ColumnName(def.columns[k]); };
+  auto bind = [&](int k) { return k < 0 ? b->BindId(after.id) : b->BindColumn(k, after.row[k]); };
+  std::string lead = col(key[0]) + loose + bind(key[0]);
+  std::function<std::string(size_t)> chain = [&](size_t i) -> std::string {
+    if (i + 1 == key.size()) return col(key[i]) + strict + bind(key[i]);
+    std::string greater = col(key[i]) + strict + bind(key[i]);
+    std::string equal = col(key[i]) + " = " + bind(key[i]);
+    std::string rest = chain(i + 1);
+    return "(" + greater + " OR (" + equal + " AND " + rest + "))";
+  };
+  return lead + " AND " + chain(0);
+}
+
+// Reads up to `batch` index rows of one database after `after`, in order.
+Status ReadBatch(Store::Impl& store, const Plan& plan, ConnectionPool& pool,
+                 const std::optional<Hit>& after, size_t batch, std::vector<Hit>* out) {
+  const IndexDef& def = *plan.def;
+  return store.WithConnection(pool, "query", Store::Impl::Retry::kReadOnly,
+                              [&](Connection& c) {
+    out->clear();
+    const Dialect& d = pool.dialect();
+    RowSlots slots(d, def);
+    SqlBuilder b(d, def);
+    std::string sql = "SELECT ";
+    for (size_t k = 0; k < def.columns.size(); ++k) sql += slots.Select(k) + ", ";
+    sql += d.BytesColumn("id") + " FROM " + def.Table();
+    std::vector<std::string> where;
+    for (const Cond& cond : plan.conds) {
+      const std::string column = ColumnName(def.columns[cond.column]);
+      switch (cond.op) {
+        case Op::kEq: where.push_back(column + " = " + b.BindColumn(cond.column, cond.values[0])); break;
+        case Op::kNe: where.push_back(column + " <> " + b.BindColumn(cond.column, cond.values[0])); break;
+        case Op::kLt: where.push_back(column + " < " + b.BindColumn(cond.column, cond.values[0])); break;
+        case Op::kLe: where.push_back(column + " <= " + b.BindColumn(cond.column, cond.values[0])); break;
+        case Op::kGt: where.push_back(column + " > " + b.BindColumn(cond.column, cond.values[0])); break;
+        case Op::kGe: where.push_back(column + " >= " + b.BindColumn(cond.column, cond.values[0])); break;
+        case Op::kIn: {
+          std::string list;
+          for (const Document& v : cond.values) {
+            list += (list.empty() ? "" : ", ") + b.BindColumn(cond.column, v);
+          }
+          where.push_back(column + " IN (" + list + ")");
+          break;
+        }
+      }
+    }
+    if (after) where.push_back(KeysetCondition(plan, *after, &b));
+    for (size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+    const char* dir = plan.desc ? " DESC" : " ASC";
+    sql += " ORDER BY ";
+    for (size_t k : plan.key) sql += ColumnName(def.columns[k]) + dir + ", ";
+    sql += std::string("id") + dir + " LIMIT " + std::to_string(batch);
+
+    std::string id;
+    soci::details::prepare_temp_type prep = (c.sql().prepare << sql);
+    slots.BindInto(prep);
+    prep, soci::into(id);
+    b.UseAll(prep);
+    soci::statement st(prep);
+    st.execute(false);
+    while (st.fetch()) {
+      Hit hit;
+      hit.row = slots.Get();
+      if (!d.DecodeBytes(id, &hit.id)) throw soci::soci_error("index id is not valid hex");
+      out->push_back(std::move(hit));
+    }
+    return Status::OK();
+  });
+}
+
+// The rows of one index database, read in batches and consumed in order.
+struct Stream {
+  size_t database = 0;  // position in IndexDef::databases
+  ConnectionPool* pool = nullptr;
+  std::deque<Hit> buffer;
+  std::optional<Hit> after;  // where the next batch starts
+  bool exhausted = false;
+};
+
+Status Fill(Store::Impl& store, const Plan& plan, Stream& s, size_t batch) {
+  std::vector<Hit> rows;
+  if (Status st = ReadBatch(store, plan, *s.pool, s.after, batch, &rows); !st.ok()) return st;
+  // The merge and the cursor rely on SQL and C++ agreeing on the order.
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Hit* prev = i > 0 ? &rows[i - 1] : (s.after ? &*s.after : nullptr);
+    if (prev != nullptr && CompareHits(plan, *prev, rows[i]) >= 0) {
+      return Status::Internal("index " + plan.def->FullName() + " on database '" +
+                              s.pool->name() + "' returned rows out of order");
+    }
+  }
+  if (rows.size() < batch) s.exhausted = true;
+  if (!rows.empty()) s.after = rows.back();
+  for (Hit& h : rows) s.buffer.push_back(std::move(h));
+  return Status::OK();
+}
+
+// Reads the next batch of every stream in `need`, databases in parallel.
+Status FillAll(Store::Impl& store, const Plan& plan, const std::vector<Stream*>& need,
+               size_t batch) {
+  std::vector<Status> results(need.size());
+  auto run = [&](size_t i) {
+    try {
+      results[i] = Fill(store, plan, *need[i], batch);
+    } catch (const std::exception& e) {
+      results[i] = Status::Internal(std::string("query: ") + e.what());
+    }
+  };
+  if (need.size() == 1) {
+    run(0);
+  } else {
+    std::vector<std::function<void()>> tasks;
+    for (size_t i = 0; i < need.size(); ++i) tasks.push_back([&run, i] { run(i); });
+    store.workers.RunAll(std::move(tasks));
+  }
+  Status first;
+  for (Status& s : results) {
+    if (s.ok()) continue;
+    if (first.ok() || (s.IsUnavailable() && !first.IsUnavailable())) first = s;
+  }
+  return first;
+}
+
+// Keeps the candidates whose record exists, still produces that exact row,
+// and satisfies the conditions; appends their records in candidate order.
+Status Recheck(Store::Impl& store, const Plan& plan, const std::vector<Hit>& candidates,
+               std::vector<Record>* out) {
+  std::vector<Id> ids;
+  std::unordered_set<std::string_view> seen;
+  for (const Hit& h : candidates) {
+    if (!CheckId(plan.entity, h.id).ok()) continue;  // cannot be a record: dangling
+    if (seen.insert(h.id).second) ids.push_back(h.id);
+  }
+  Result<std::vector<Record>> records = store.GetMany(plan.entity, ids);
+  if (!records.ok()) return records.status();
+  std::unordered_map<std::string_view, const Record*> by_id;
+  for (const Record& r : *records) by_id.emplace(r.id, &r);
+  std::unordered_map<std::string_view, std::vector<IndexRow>> rows_of;
+  for (const Hit& h : candidates) {
+    auto it = by_id.find(h.id);
+    if (it == by_id.end()) continue;  // record gone: dangling row
+    auto [rows, fresh] = rows_of.try_emplace(it->first);
+    if (fresh) {
+      Status s = plan.def->Rows(it->second->doc, &rows->second);
+      // A code index whose map function this process lacks cannot check
+      // anything; any other failure means the record produces no row.
+      if (s.code() == Code::kInvalidConfig) return s;
+      if (!s.ok()) rows->second.clear();
+    }
+    const std::vector<IndexRow>& produced = rows->second;
+    if (std::find(produced.begin(), produced.end(), h.row) == produced.end()) continue;  // stale
+    if (!Matches(plan, h.row)) continue;
+    out->push_back(*it->second);
+  }
+  return Status::OK();
+}
+
+std::string IndexNames(const IndexView& view, std::string_view entity) {
+  std::string names;
+  for (const LiveIndex& li : view.For(entity)) {
+    if (li.state == IndexState::kDropping) continue;
+    names += (names.empty() ? "" : ", ") + li.def->name;
+  }
+  return names.empty() ? "none" : names;
+}
+
+Result<Plan> MakePlan(Store::Impl& store, std::string_view entity, const Query& q,
+                      const IndexView& view) {
+  const std::string full = std::string(entity) + "." + q.index;
+  const LiveIndex* li = view.Find(entity, q.index);
+  if (li == nullptr) {
+    const EntityConfig* e = store.config.FindEntity(entity);
+    if (e != nullptr && e->FindIndex(q.index) != nullptr) {
+      return Status::InvalidArgument("index " + full +
+                                     " is declared in the config but not registered in the "
+                                     "catalog yet: `shardctl index build " +
+                                     std::string(entity) + " " + q.index +
+                                     "` registers and builds it");
+    }
+    return Status::InvalidArgument("entity '" + std::string(entity) + "' has no index '" +
+                                   q.index + "' (its indexes: " + IndexNames(view, entity) + ")");
+  }
+  switch (li->state) {
+    case IndexState::kReady: break;
+    case IndexState::kWriteOnly:
+      return Status::InvalidArgument("index " + full +
+                                     " is write_only: it answers queries once `shardctl index "
+                                     "build " + std::string(entity) + " " + q.index +
+                                     "` finishes");
+    case IndexState::kDropping:
+      return Status::InvalidArgument("index " + full +
+                                     " is being dropped and no longer answers queries");
+  }
+  if (q.limit < 1 || q.limit > kMaxQueryLimit) {
+    return Status::InvalidArgument("query on index " + full + ": limit must be 1.." +
+                                   std::to_string(kMaxQueryLimit) + ", got " +
+                                   std::to_string(q.limit));
+  }
+  Plan plan;
+  plan.entity = std::string(entity);
+  plan.def = li->def;
+  plan.desc = q.descending;
+  plan.order_by = q.order_by;
+  plan.limit = static_cast<size_t>(q.limit);
+  const IndexDef& def = *plan.def;
+
+  auto column_list = [&] {
+    std::string s;
+    for (const IndexColumnConfig& c : def.columns) s += (s.empty() ? "" : ", ") + c.name;
+    return s;
+  };
+  auto unknown_column = [&](const std::string& name, const char* where) {
+    return Status::InvalidArgument("index " + full + " has no column '" + name + "' (" + where +
+                                   "; its columns: " + column_list() + ")");
+  };
+
+  if (!q.order_by.empty()) {
+    int k = def.ColumnIndex(q.order_by);
+    if (k < 0) return unknown_column(q.order_by, "in order_by");
+    plan.key.push_back(static_cast<size_t>(k));
+    // Ordering by the first column is the index order: one cursor for both.
+    if (k == 0) plan.order_by.clear();
+  }
+  for (size_t k = 0; k < def.columns.size(); ++k) {
+    if (plan.key.empty() || plan.key.front() != k) plan.key.push_back(k);
+  }
+
+  for (const Condition& c : q.where) {
+    int k = def.ColumnIndex(c.column);
+    if (k < 0) return unknown_column(c.column, "in a condition");
+    Cond cond;
+    cond.column = static_cast<size_t>(k);
+    cond.op = c.op;
+    if (c.op == Op::kIn ? c.values.empty() : c.values.size() != 1) {
+      return Status::InvalidArgument(
+          "query on index " + full + ": condition on '" + c.column + "' with " + OpText(c.op) +
+          (c.op == Op::kIn ? " needs at least one value" : " needs exactly one value") +
+          ", got " + std::to_string(c.values.size()));
+    }
+    for (const Document& v : c.values) {
+      Result<Document> n = def.Normalize(cond.column, v);
+      if (!n.ok()) return n.status();
+      cond.values.push_back(std::move(n).value());
+    }
+    plan.conds.push_back(std::move(cond));
+  }
+  return plan;
+}
+
+}  // namespace
+
+Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Query& q) {
+  if (Status s = store.CheckEntity(entity); !s.ok()) return s;
+  if (!store.indexes) return Status::Internal("the index registry of this store is not open");
+  Result<std::shared_ptr<const IndexView>> view = store.indexes->Current();
+  if (!view.ok()) return view.status();
+  Result<Plan> planned = MakePlan(store, entity, q, **view);
+  if (!planned.ok()) return planned.status();
+  const Plan& plan = *planned;
+  const IndexDef& def = *plan.def;
+
+  std::optional<Hit> start;
+  if (!q.after.empty()) {
+    Result<Hit> cursor = DecodeCursor(plan, q.after);
+    if (!cursor.ok()) return cursor.status();
+    start = std::move(cursor).value();
+  }
+
+  // Databases to read: for a sharded index, `=`/IN on the first column
+  // names the databases its rows can be on.
+  std::vector<size_t> databases;
+  if (def.databases.size() > 1) {
+    std::optional<std::set<size_t>> target;
+    for (const Cond& c : plan.conds) {
+      if (c.column != 0 || (c.op != Op::kEq && c.op != Op::kIn)) continue;
+      std::set<size_t> these;
+      for (const Document& v : c.values) these.insert(def.DatabaseFor(v));
+      if (target) {
+        std::set<size_t> both;
+        std::set_intersection(target->begin(), target->end(), these.begin(), these.end(),
+                              std::inserter(both, both.begin()));
+        target = std::move(both);
+      } else {
+        target = std::move(these);
+      }
+    }
+    if (target) {
+      databases.assign(target->begin(), target->end());
+    } else {
+      for (size_t i = 0; i < def.databases.size(); ++i) databases.push_back(i);
+    }
+  } else if (!def.databases.empty()) {
+    databases.push_back(0);
+  }
+
+  std::vector<Stream> streams;
+  for (size_t db : databases) {
+    auto it = store.pools.find(def.databases[db]);
+    if (it == store.pools.end()) {
+      return Status::InvalidConfig("index " + def.FullName() + " lives on database '" +
+                                   def.databases[db] +
+                                   "', which the config of this process does not declare");
+    }
+    Stream s;
+    s.database = db;
+    s.pool = it->second.get();
+    s.after = start;
+    streams.push_back(std::move(s));
+  }
+
+  const size_t batch = std::min(kMaxBatch, 2 * plan.limit);
+  QueryPage page;
+  std::optional<Hit> last;  // the last index row consumed
+  while (true) {
+    std::vector<Stream*> need;
+    for (Stream& s : streams) {
+      if (s.buffer.empty() && !s.exhausted) need.push_back(&s);
+    }
+    if (!need.empty()) {
+      if (Status s = FillAll(store, plan, need, batch); !s.ok()) return s;
+    }
+    if (page.records.size() >= plan.limit) break;
+
+    // Merge: take rows in key order while every live stream has one ready.
+    std::vector<Hit> candidates;
+    const size_t want = plan.limit - page.records.size();
+    while (candidates.size() < want) {
+      Stream* best = nullptr;
+      bool blocked = false;
+      for (Stream& s : streams) {
+        if (s.buffer.empty()) {
+          if (!s.exhausted) blocked = true;
+          continue;
+        }
+        if (best == nullptr || CompareHits(plan, s.buffer.front(), best->buffer.front()) < 0) {
+          best = &s;
+        }
+      }
+      if (blocked || best == nullptr) break;
+      candidates.push_back(std::move(best->buffer.front()));
+      best->buffer.pop_front();
+    }
+    if (candidates.empty()) break;  // every stream is exhausted
+    last = candidates.back();
+    if (Status s = Recheck(store, plan, candidates, &page.records); !s.ok()) return s;
+  }
+
+  bool more = std::any_of(streams.begin(), streams.end(),
+                          [](const Stream& s) { return !s.buffer.empty() || !s.exhausted; });
+  if (more && last) page.next = EncodeCursor(plan, *last);
+  return page;
+}
+
+}  // namespace libshard::indexer
