@@ -1,0 +1,320 @@
+// The hand-written SOCI baseline: connections, record reads and writes.
+#include "bench/baseline.h"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "bench/bench.h"
+#include "libshard/id.h"
+
+namespace bench {
+
+using libshard::Backend;
+using libshard::Document;
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// --- connections --------------------------------------------------------------
+
+void RegisterSociBackends() {
+  // Linked in, not dlopen'ed. SOCI refuses to re-register a backend that a
+  // session is using, so this runs once at startup, before any session.
+  soci::register_factory_sqlite3();
+  soci::register_factory_postgresql();
+}
+
+BDb::BDb(const libshard::DatabaseConfig& db) : dialect_(db.backend) {
+  if (db.backend == Backend::kSqlite) {
+    sql_ = std::make_unique<soci::session>(db.url + " timeout=30");
+    // The same settings libshard uses (and any SQLite service should).
+    *sql_ << "PRAGMA journal_mode=WAL";
+    *sql_ << "PRAGMA synchronous=NORMAL";
+    *sql_ << "PRAGMA busy_timeout=30000";
+    begin_ = std::make_unique<soci::statement>(sql_->prepare << "BEGIN IMMEDIATE");
+    commit_ = std::make_unique<soci::statement>(sql_->prepare << "COMMIT");
+    rollback_ = std::make_unique<soci::statement>(sql_->prepare << "ROLLBACK");
+  } else if (db.backend == Backend::kPostgres) {
+    sql_ = std::make_unique<soci::session>(db.url);
+  } else {
+    throw BenchError("the baseline supports SQLite and PostgreSQL");
+  }
+}
+
+BDb::~BDb() {
+  begin_.reset();
+  commit_.reset();
+  rollback_.reset();
+}
+
+void BDb::Begin() { begin_ ? (void)begin_->execute(true) : sql_->begin(); }
+void BDb::Commit() { commit_ ? (void)commit_->execute(true) : sql_->commit(); }
+void BDb::Rollback() { rollback_ ? (void)rollback_->execute(true) : sql_->rollback(); }
+
+std::string BDb::Enc(std::string_view bytes) const {
+  return pg() ? libshard::ids::ToHex(bytes) : std::string(bytes);
+}
+
+std::string BDb::Dec(const std::string& fetched) const {
+  if (!pg()) return fetched;
+  auto raw = libshard::ids::FromHex(fetched);
+  if (!raw.ok()) throw BenchError("bad hex from the database");
+  return std::move(raw).value();
+}
+
+Baseline::Baseline(const libshard::ClusterConfig& config) : config_(config) {
+  for (const std::string& name : config.shards) {
+    shards_.push_back(std::make_unique<BDb>(*config.FindDatabase(name)));
+  }
+  // The bucket map, read from the catalog by hand.
+  BDb catalog(*config.FindDatabase(config.catalog));
+  std::map<std::string, uint16_t> shard_index;
+  for (size_t i = 0; i < config.shards.size(); ++i) {
+    shard_index[config.shards[i]] = static_cast<uint16_t>(i);
+  }
+  std::vector<uint16_t> map(config.buckets, 0);
+  int bucket = 0;
+  std::string shard;
+  soci::statement st = (catalog.sql().prepare << "SELECT bucket, shard FROM ls_buckets",
+                        soci::into(bucket), soci::into(shard));
+  st.execute(false);
+  size_t rows = 0;
+  while (st.fetch()) {
+    if (bucket < 0 || static_cast<uint32_t>(bucket) >= config.buckets ||
+        !shard_index.count(shard)) {
+      throw BenchError("unexpected bucket map row");
+    }
+    map[static_cast<size_t>(bucket)] = shard_index[shard];
+    ++rows;
+  }
+  if (rows != config.buckets) throw BenchError("incomplete bucket map");
+  router_ = libshard::router::Router(config.hash_seed,
+                                     libshard::router::BucketMap(std::move(map), 0));
+}
+
+BDb& Baseline::db(const std::string& name) {
+  auto it = others_.find(name);
+  if (it == others_.end()) {
+    it = others_.emplace(name, std::make_unique<BDb>(*config_.FindDatabase(name))).first;
+  }
+  return *it->second;
+}
+
+// --- record statements --------------------------------------------------------
+
+RecordStatements::RecordStatements(BDb& d, const std::string& entity)
+    : db(d), get(d.sql()), lock(d.sql()), lock_row(d.sql()), insert(d.sql()), update(d.sql()),
+      table("ls_rec_" + entity) {
+  const auto& x = d.dialect();
+  soci::session& sql = d.sql();
+  const std::string where_id = " WHERE id = " + x.BytesParam("id");
+  get = (sql.prepare << "SELECT version, updated, " + x.BytesColumn("body") + " FROM " + table +
+                            where_id,
+         soci::into(version), soci::into(updated), soci::into(body_out), soci::use(id));
+  lock = (sql.prepare << "SELECT version, updated FROM " + table + where_id + x.ForUpdate(),
+          soci::into(version), soci::into(updated), soci::use(id));
+  lock_row = (sql.prepare << "SELECT version, updated, " + x.BytesColumn("body") + " FROM " +
+                                 table + where_id + x.ForUpdate(),
+              soci::into(version), soci::into(updated), soci::into(body_out), soci::use(id));
+  insert = (sql.prepare << "INSERT INTO " + table +
+                               " (id, bucket, version, updated, body) VALUES (" +
+                               x.BytesParam("id") + ", :bucket, :version, :updated, " +
+                               x.BytesParam("body") + ")",
+            soci::use(id), soci::use(bucket), soci::use(new_version), soci::use(new_updated),
+            soci::use(body_in));
+  update = (sql.prepare << "UPDATE " + table + " SET version = :version, updated = :updated, body = " +
+                               x.BytesParam("body") + where_id,
+            soci::use(new_version), soci::use(new_updated), soci::use(body_in), soci::use(id));
+}
+
+void RecordStatements::Finish(soci::statement& st) {
+  while (st.fetch()) {
+  }
+}
+
+bool RecordStatements::Lock(std::string_view record_id, bool with_body) {
+  id = db.Enc(record_id);
+  soci::statement& st = with_body ? lock_row : lock;
+  bool found = st.execute(true);
+  Finish(st);
+  if (!found) {
+    version = 0;
+    updated = 0;
+  }
+  return found;
+}
+
+void RecordStatements::Write(std::string_view record_id, uint32_t record_bucket,
+                             std::string_view body, int64_t now) {
+  // Lock() ran just before with the same id: `version`/`updated` are current.
+  id = db.Enc(record_id);
+  body_in = db.Enc(body);
+  if (version == 0) {
+    bucket = static_cast<int>(record_bucket);
+    new_version = 1;
+    new_updated = now;
+    insert.execute(true);
+  } else {
+    new_version = version + 1;
+    new_updated = std::max<long long>(now, updated);
+    update.execute(true);
+  }
+}
+
+RecordStatements::Multi& RecordStatements::MultiGet(size_t n) {
+  auto it = multi.find(n);
+  if (it != multi.end()) return *it->second;
+  auto m = std::make_unique<Multi>(db.sql());
+  m->ids.resize(n);
+  std::string in;
+  for (size_t i = 0; i < n; ++i) {
+    if (i) in += ", ";
+    std::string name = std::to_string(i);
+    name.insert(0, 1, 'i');  // ("i" + to_string trips GCC 12's -Wrestrict false positive)
+    in += db.dialect().BytesParam(name);
+  }
+  const auto& x = db.dialect();
+  soci::details::prepare_temp_type prep =
+      (db.sql().prepare << "SELECT " + x.BytesColumn("id") + ", version, updated, " +
+                               x.BytesColumn("body") + " FROM " + table + " WHERE id IN (" + in +
+                               ")");
+  prep, soci::into(id_out), soci::into(version), soci::into(updated), soci::into(body_out);
+  for (std::string& s : m->ids) prep, soci::use(s);
+  m->st = prep;
+  return *multi.emplace(n, std::move(m)).first->second;
+}
+
+void RecordStatements::FetchRows(soci::statement& st, bool got, std::vector<BRecord>* out) {
+  if (!got) return;
+  do {
+    BRecord r;
+    r.id = db.Dec(id_out);
+    r.version = static_cast<uint64_t>(version);
+    r.updated_us = updated;
+    auto doc = Document::FromMsgpack(db.Dec(body_out));
+    if (!doc.ok()) throw BenchError("baseline: undecodable body");
+    r.doc = std::move(doc).value();
+    out->push_back(std::move(r));
+  } while (st.fetch());
+}
+
+// --- table --------------------------------------------------------------------
+
+BaselineTable::BaselineTable(Baseline& b, const std::string& entity) : b_(b), entity_(entity) {
+  for (size_t i = 0; i < b.shard_count(); ++i) {
+    shards_.push_back(std::make_unique<RecordStatements>(b.shard(i), entity));
+  }
+}
+
+bool BaselineTable::Get(std::string_view id, BRecord* out) {
+  RecordStatements& s = *shards_[b_.Route(id).shard];
+  s.id = s.db.Enc(id);
+  bool found = s.get.execute(true);
+  RecordStatements::Finish(s.get);
+  if (!found) return false;
+  out->id = std::string(id);
+  out->version = static_cast<uint64_t>(s.version);
+  out->updated_us = s.updated;
+  auto doc = Document::FromMsgpack(s.db.Dec(s.body_out));
+  if (!doc.ok()) throw BenchError("baseline: undecodable body");
+  out->doc = std::move(doc).value();
+  return true;
+}
+
+uint64_t BaselineTable::Put(std::string_view id, const Document& doc) {
+  const std::string body = doc.ToMsgpack();
+  libshard::router::Route route = b_.Route(id);
+  RecordStatements& s = *shards_[route.shard];
+  s.db.Begin();
+  try {
+    s.Lock(id, false);
+    s.Write(id, route.bucket, body, NowMicros());
+    s.db.Commit();
+  } catch (...) {
+    s.db.Rollback();
+    throw;
+  }
+  return static_cast<uint64_t>(s.new_version);
+}
+
+void BaselineTable::PutBatch(const std::vector<std::string>& ids,
+                             const std::vector<const Document*>& docs) {
+  std::vector<std::string> bodies(ids.size());
+  std::vector<std::vector<size_t>> per_shard(shards_.size());
+  std::vector<uint32_t> buckets(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    bodies[i] = docs[i]->ToMsgpack();
+    libshard::router::Route r = b_.Route(ids[i]);
+    buckets[i] = r.bucket;
+    per_shard[r.shard].push_back(i);
+  }
+  const int64_t now = NowMicros();
+  for (size_t shard = 0; shard < shards_.size(); ++shard) {
+    if (per_shard[shard].empty()) continue;
+    RecordStatements& s = *shards_[shard];
+    s.db.Begin();
+    try {
+      for (size_t i : per_shard[shard]) {
+        s.Lock(ids[i], false);
+        s.Write(ids[i], buckets[i], bodies[i], now);
+      }
+      s.db.Commit();
+    } catch (...) {
+      s.db.Rollback();
+      throw;
+    }
+  }
+}
+
+void BaselineTable::FetchMany(const std::vector<std::string>& ids, std::vector<BRecord>* out) {
+  std::vector<std::vector<const std::string*>> per_shard(shards_.size());
+  for (const std::string& id : ids) per_shard[b_.Route(id).shard].push_back(&id);
+  for (size_t shard = 0; shard < shards_.size(); ++shard) {
+    if (per_shard[shard].empty()) continue;
+    RecordStatements& s = *shards_[shard];
+    RecordStatements::Multi& m = s.MultiGet(per_shard[shard].size());
+    for (size_t i = 0; i < m.ids.size(); ++i) m.ids[i] = s.db.Enc(*per_shard[shard][i]);
+    s.FetchRows(m.st, m.st.execute(true), out);
+  }
+}
+
+size_t BaselineTable::Scan(int chunk, const std::function<void(BRecord&&)>& visit) {
+  size_t total = 0;
+  for (auto& sp : shards_) {
+    RecordStatements& s = *sp;
+    auto it = s.scans.find(chunk);
+    if (it == s.scans.end()) {
+      const auto& x = s.db.dialect();
+      auto st = std::make_unique<soci::statement>(
+          (s.db.sql().prepare << "SELECT " + x.BytesColumn("id") + ", version, updated, " +
+                                     x.BytesColumn("body") + " FROM " + s.table +
+                                     " WHERE id > " + x.BytesParam("after") +
+                                     " ORDER BY id LIMIT " + std::to_string(chunk),
+           soci::into(s.id_out), soci::into(s.version), soci::into(s.updated),
+           soci::into(s.body_out), soci::use(s.after)));
+      it = s.scans.emplace(chunk, std::move(st)).first;
+    }
+    soci::statement& st = *it->second;
+    std::string after;  // "" sorts before every id
+    for (;;) {
+      s.after = s.db.Enc(after);
+      std::vector<BRecord> rows;
+      rows.reserve(static_cast<size_t>(chunk));
+      s.FetchRows(st, st.execute(true), &rows);
+      const size_t n = rows.size();
+      if (n > 0) after = rows.back().id;
+      for (BRecord& r : rows) visit(std::move(r));
+      total += n;
+      if (n < static_cast<size_t>(chunk)) break;
+    }
+  }
+  return total;
+}
+
+}  // namespace bench

@@ -1,0 +1,113 @@
+// Workload registry, the paired-round runner and shared helpers.
+#include "bench/workloads.h"
+
+#include <soci/soci.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include "bench/data.h"
+
+namespace bench {
+
+const std::vector<WorkloadDef>& AllWorkloads() {
+  static const std::vector<WorkloadDef> kAll = {
+      {"get", "point get", true, RunGet},
+      {"put", "put (single record)", true, RunPut},
+      {"put_batch", "put batched per shard (PutMany of 1000)", true, RunPutBatch},
+      {"get_many", "get_many(100) vs 100 sequential gets", true, RunGetMany},
+      {"put_index", "put with one index on a separate database", false, RunPutIndex},
+      {"query_eq", "index equality query (~10 hits)", false, RunQueryEq},
+      {"query_range", "index range query (100 hits)", false, RunQueryRange},
+      {"scan", "scan (all records, decoded)", false, RunScan},
+      {"index_build", "online index build", false, RunIndexBuild},
+      {"writers", "2 vs 1 writer threads, 4 SQLite shards", false, RunWriters},
+  };
+  return kAll;
+}
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+void WorkloadResult::Add(int /*round*/, const Measure& a, const Measure& b) {
+  // CPU-time ratio: (B's CPU per unit) / (A's CPU per unit), same sense as
+  // the throughput ratio. Less sensitive to other processes stealing the
+  // cores than wall time; meaningless where waiting (fsync, locks) rules.
+  if (a.cpu_seconds > 0 && b.cpu_seconds > 0 && a.ops > 0 && b.ops > 0) {
+    metrics["cpu_ratio"].push_back((b.cpu_seconds / b.ops) / (a.cpu_seconds / a.ops));
+  }
+  a_tput.push_back(a.Throughput());
+  b_tput.push_back(b.Throughput());
+  ratio.push_back(b.Throughput() > 0 ? a.Throughput() / b.Throughput() : 0);
+  a_lat_us.insert(a_lat_us.end(), a.lat_us.begin(), a.lat_us.end());
+  b_lat_us.insert(b_lat_us.end(), b.lat_us.begin(), b.lat_us.end());
+}
+
+void RunPaired(WorkloadResult* r, int rounds,
+               const std::function<Measure(bool is_a, int round)>& side) {
+  // Untimed warm-up of both sides: statements prepared, caches filled.
+  side(true, -1);
+  side(false, -1);
+  for (int round = 0; round < rounds; ++round) {
+    Measure a, b;
+    if (round % 2 == 0) {
+      a = side(true, round);
+      b = side(false, round);
+    } else {
+      b = side(false, round);
+      a = side(true, round);
+    }
+    r->Add(round, a, b);
+  }
+}
+
+WorkloadResult RunWorkload(const WorkloadDef& def, Context& ctx) {
+  WorkloadResult r;
+  try {
+    r = def.fn(ctx);
+  } catch (const Skip& e) {
+    r = WorkloadResult();
+    r.skipped = e.what();
+  } catch (const soci::soci_error& e) {
+    r = WorkloadResult();
+    r.skipped = std::string("failed: SOCI: ") + e.what();
+  } catch (const std::exception& e) {
+    r = WorkloadResult();
+    r.skipped = std::string("failed: ") + e.what();
+  }
+  r.id = def.id;
+  if (r.title.empty()) r.title = def.title;
+  r.backend = ctx.cluster.backend();
+  return r;
+}
+
+void Fail(const std::string& what) { throw BenchError(what); }
+
+void Check(const libshard::Status& s, const std::string& what) {
+  if (!s.ok()) throw BenchError(what + ": " + s.ToString());
+}
+
+size_t Count(int round, size_t n) {
+  return round < 0 ? std::max<size_t>(1, std::min<size_t>(n, std::max<size_t>(n / 10, 200))) : n;
+}
+
+void Preload(Context& ctx, const std::string& entity, uint64_t stream, size_t n, size_t cities) {
+  const std::string key = entity + "/" + std::to_string(stream) + "/" + std::to_string(n);
+  if (ctx.loaded.count(key)) return;
+  constexpr size_t kBatch = 1000;
+  for (size_t start = 0; start < n; start += kBatch) {
+    std::vector<libshard::PutItem> items;
+    for (size_t i = start; i < std::min(n, start + kBatch); ++i) {
+      items.push_back({MakeId(stream, i), MakeDoc(i, cities), {}});
+    }
+    Take(ctx.store().PutMany(entity, items), "preload " + entity);
+  }
+  ctx.cluster.Checkpoint();
+  ctx.loaded.insert(key);
+}
+
+}  // namespace bench
