@@ -59,7 +59,7 @@ struct Scale {
   size_t scans = 3;
   size_t build_records = 100000;
   int build_rounds = 3;          // each round: one build alone, one with a writer
-  int build_chunk = 500;         // BuildOptions::chunk default
+  int build_chunk = 2000;        // BuildOptions::chunk default
   double build_phase_seconds = 1.0;  // writer phases before/after the build
   size_t writer_ops = 10000;
 

@@ -37,7 +37,7 @@ struct BuildRun {
   uint64_t scanned = 0;
 };
 
-BuildRun Build(Context& ctx, const std::string& entity, int chunk) {
+BuildRun Build(Context& ctx, const std::string& entity, int chunk, double duty) {
   struct Tick {
     Clock::time_point t;
     uint64_t scanned;
@@ -45,6 +45,7 @@ BuildRun Build(Context& ctx, const std::string& entity, int chunk) {
   std::vector<Tick> ticks;
   libshard::BuildOptions options;
   options.chunk = chunk;
+  options.duty = duty;
   options.progress = [&](const libshard::IndexStatus& st) {
     ticks.push_back({Clock::now(), st.records_scanned});
   };
@@ -86,7 +87,10 @@ WorkloadResult RunIndexBuild(Context& ctx) {
                {"ratio", 0.60, "puts during a build ≥ 0.6 × without"}};
   r.note = std::to_string(ctx.scale.build_records) + " records, chunk " +
            std::to_string(ctx.scale.build_chunk) +
-           "; 'without' = puts after the build (index maintained, no backfill)";
+           "; backfill_rps: the build alone at --duty 1 (flat out, as in a maintenance "
+           "window); puts during the build: default pacing (duty " +
+           std::to_string(libshard::BuildOptions{}.duty).substr(0, 4) +
+           "); 'without' = puts after the build (index maintained, no backfill)";
   const size_t n = ctx.scale.build_records;
   const size_t cities = std::max<size_t>(1, n / 10);
   const int rounds = ctx.scale.build_rounds;
@@ -99,7 +103,7 @@ WorkloadResult RunIndexBuild(Context& ctx) {
     // 1. The build alone.
     const std::string plain = ctx.cluster.E("bld" + std::to_string(round));
     Preload(ctx, plain, 50 + static_cast<uint64_t>(round), n, cities);
-    BuildRun alone = Build(ctx, plain, ctx.scale.build_chunk);
+    BuildRun alone = Build(ctx, plain, ctx.scale.build_chunk, 1.0);
     r.metrics["backfill_rps"].push_back(alone.backfill_rps);
     CheckBuilt(ctx, plain, n / cities);
 
@@ -134,7 +138,7 @@ WorkloadResult RunIndexBuild(Context& ctx) {
     const Clock::time_point build_start = Clock::now();
     BuildRun during;
     try {
-      during = Build(ctx, busy, ctx.scale.build_chunk);
+      during = Build(ctx, busy, ctx.scale.build_chunk, libshard::BuildOptions{}.duty);
     } catch (...) {
       stop.store(true);
       writer.join();

@@ -8,6 +8,10 @@ find_path(SOCI_INCLUDE_DIR soci/soci.h)
 find_library(SOCI_CORE_LIBRARY NAMES soci_core)
 
 set(_soci_backends sqlite3 postgresql mysql)
+# soci-sqlite3.h exposes SQLite's C API (in namespace sqlite_api), and
+# libshard calls a little of it (sqlite3_config, busy handler), so
+# SOCI::sqlite3 also links libsqlite3 itself.
+find_library(SOCI_NATIVE_sqlite3_LIBRARY NAMES sqlite3)
 foreach(_b IN LISTS _soci_backends)
   find_library(SOCI_${_b}_LIBRARY NAMES soci_${_b})
   if(SOCI_${_b}_LIBRARY)
@@ -27,11 +31,15 @@ if(SOCI_FOUND AND NOT TARGET SOCI::core)
     INTERFACE_LINK_LIBRARIES "${CMAKE_DL_LIBS}")
   foreach(_b IN LISTS _soci_backends)
     if(SOCI_${_b}_FOUND)
+      set(_soci_links SOCI::core)
+      if(SOCI_NATIVE_${_b}_LIBRARY)
+        list(APPEND _soci_links "${SOCI_NATIVE_${_b}_LIBRARY}")
+      endif()
       add_library(SOCI::${_b} UNKNOWN IMPORTED)
       set_target_properties(SOCI::${_b} PROPERTIES
         IMPORTED_LOCATION "${SOCI_${_b}_LIBRARY}"
-        INTERFACE_LINK_LIBRARIES SOCI::core)
+        INTERFACE_LINK_LIBRARIES "${_soci_links}")
     endif()
   endforeach()
 endif()
-mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY)
+mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY SOCI_NATIVE_sqlite3_LIBRARY)

@@ -188,6 +188,7 @@ Result<CatalogEntry> LoadCatalogEntry(Store::Impl& store, std::string_view entit
   if (!entry.registered) return entry;
   Result<IndexDef> def = IndexDef::FromJson(entity, index, json);
   if (!def.ok()) return def.status();
+  if (Status known = CheckDatabasesKnown(*def, store.config); !known.ok()) return known;
   if (def->code) {
     if (const IndexConfig* ic = ConfigIndex(store, entity, index)) def->map = ic->map;
   }
@@ -231,6 +232,7 @@ Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view 
                   const BuildOptions& options) {
   if (Status s = store.CheckEntity(entity); !s.ok()) return s;
   const int chunk = std::clamp(options.chunk, 1, 100000);
+  const double duty = std::clamp(options.duty, 0.05, 1.0);
   Result<CatalogEntry> entry = LoadCatalogEntry(store, entity, index);
   if (!entry.ok()) return entry.status();
   const IndexConfig* configured = ConfigIndex(store, entity, index);
@@ -291,6 +293,7 @@ Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view 
     while (!cp.done) {
       size_t n = 0;
       std::string last;
+      const auto chunk_began = std::chrono::steady_clock::now();
       Status chunk_status = BackfillChunk(store, def, shard, chunk, cp.after, false, &n, &last);
       if (chunk_status.code() == Code::kUniqueViolation) {
         // Again record by record, to name both records (if the conflict
@@ -298,6 +301,7 @@ Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view 
         chunk_status = BackfillChunk(store, def, shard, chunk, cp.after, true, &n, &last);
       }
       if (!chunk_status.ok()) return chunk_status;
+      const auto chunk_held = std::chrono::steady_clock::now() - chunk_began;
       if (n > 0) cp.after = last;
       cp.scanned += n;
       cp.done = n < static_cast<size_t>(chunk);
@@ -307,6 +311,8 @@ Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view 
       });
       if (!s.ok()) return s;
       if (options.progress) options.progress(MakeStatus(store, *def, IndexState::kWriteOnly, cps));
+      // Leave the databases to foreground writers for a while (duty cycle).
+      if (!cp.done) std::this_thread::sleep_for(chunk_held * ((1.0 - duty) / duty));
     }
   }
 

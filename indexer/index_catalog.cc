@@ -36,18 +36,23 @@ void CreateCatalogTables(soci::session& sql, const backend::Dialect& d) {
              std::string(d.TableOptions());
 }
 
-std::vector<CatalogIndex> LoadIndexes(soci::session& sql, std::vector<Status>* problems) {
+std::vector<CatalogIndex> LoadIndexes(soci::session& sql) {
   std::vector<CatalogIndex> out;
   soci::rowset<soci::row> rows =
       (sql.prepare << "SELECT entity, name, state, definition FROM ls_indexes ORDER BY entity, name");
   for (const soci::row& r : rows) {
     std::string entity = r.get<std::string>(0), name = r.get<std::string>(1);
     Result<IndexDef> def = IndexDef::FromJson(entity, name, r.get<std::string>(3));
+    IndexState state = ParseIndexState(r.get<std::string>(2));
     if (!def.ok()) {
-      problems->push_back(def.status());
+      IndexDef unreadable;
+      unreadable.entity = entity;
+      unreadable.name = name;
+      unreadable.problem = def.status();
+      out.push_back({std::move(unreadable), state});
       continue;
     }
-    out.push_back({std::move(def).value(), ParseIndexState(r.get<std::string>(2))});
+    out.push_back({std::move(def).value(), state});
   }
   return out;
 }

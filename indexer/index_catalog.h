@@ -29,8 +29,9 @@ struct Checkpoint {
 };
 
 void CreateCatalogTables(soci::session& sql, const backend::Dialect& d);
-// Unreadable definitions come back as Status errors in `problems`.
-std::vector<CatalogIndex> LoadIndexes(soci::session& sql, std::vector<Status>* problems);
+// Every registered index; a definition this version cannot read comes back
+// with only its entity and name set and def.problem saying why.
+std::vector<CatalogIndex> LoadIndexes(soci::session& sql);
 // Inserts the index in `state` unless the catalog has it. True if inserted.
 bool RegisterIndex(soci::session& sql, const IndexDef& def, IndexState state);
 void SetIndexState(soci::session& sql, std::string_view entity, std::string_view name,

@@ -54,7 +54,8 @@ std::optional<Document> Convert(const IndexColumnConfig& column, const Document&
       }
       return std::nullopt;
     case ColumnType::kFloat:
-      if (v.is_number()) return Document(v.as_double());
+      // NaN has no place in an order and ±inf no portable SQL form.
+      if (v.is_number() && std::isfinite(v.as_double())) return Document(v.as_double());
       return std::nullopt;
     case ColumnType::kString:
       if (!v.is_string()) return std::nullopt;
@@ -104,6 +105,7 @@ ColumnType ParseType(const std::string& s) {
 
 Status IndexDef::Rows(const Document& doc, std::vector<IndexRow>* rows) const {
   rows->clear();
+  if (!problem.ok()) return problem;
   if (code) {
     if (!map) {
       return Status::InvalidConfig("index " + FullName() +
@@ -136,6 +138,10 @@ Status IndexDef::Rows(const Document& doc, std::vector<IndexRow>* rows) const {
       for (const Document* f : found) {
         if (std::optional<Document> v = Convert(column, *f)) values.push_back(std::move(*v));
       }
+      // Repeated array elements give one row, not many (and do not count
+      // against the row limit).
+      std::sort(values.begin(), values.end(), ValueLess);
+      values.erase(std::unique(values.begin(), values.end()), values.end());
       std::vector<IndexRow> next;
       for (const IndexRow& prefix : *rows) {
         for (const Document& v : values) {
@@ -144,6 +150,7 @@ Status IndexDef::Rows(const Document& doc, std::vector<IndexRow>* rows) const {
           next.push_back(std::move(row));
           if (next.size() > kMaxRowsPerRecord) break;
         }
+        if (next.size() > kMaxRowsPerRecord) break;  // reported below
       }
       rows->swap(next);
       if (rows->empty()) return Status::OK();
@@ -262,6 +269,17 @@ std::string EncodeHit(const IndexRow& row, std::string_view id) {
   Document::Array a(row);
   a.push_back(Document::FromBytes(std::string(id)));
   return Document(std::move(a)).ToMsgpack();
+}
+
+Status CheckDatabasesKnown(const IndexDef& def, const ClusterConfig& config) {
+  for (const std::string& db : def.databases) {
+    if (config.FindDatabase(db) == nullptr) {
+      return Status::InvalidConfig("index " + def.FullName() + " lives on database '" + db +
+                                   "', which this process's config does not name; add that "
+                                   "database to the config of every process using the cluster");
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace libshard::indexer

@@ -26,6 +26,12 @@ struct IndexDef {
   std::vector<std::string> databases;
   bool code = false;        // rows come from a C++ map function
   IndexMapFunction map;     // set when code (attached by the process)
+  // Why this process cannot use the index (OK when it can): a catalog
+  // definition this version cannot read, or one that lives on a database
+  // this process's config does not name. Rows() returns it, so writes to
+  // the entity fail loudly instead of silently missing index rows, while
+  // every other entity keeps working.
+  Status problem;
   // Table name plus a hash of the definition: names cached prepared
   // statements. Set by FromConfig/FromJson.
   std::string cache_key;
@@ -58,6 +64,9 @@ struct IndexDef {
 };
 
 IndexDef FromConfig(const EntityConfig& entity, const IndexConfig& index);
+
+// InvalidConfig unless every database of `def` is named in `config`.
+Status CheckDatabasesKnown(const IndexDef& def, const ClusterConfig& config);
 
 // Canonical, injective bytes of a row (plus id) for sets and hashing.
 std::string EncodeRow(const IndexRow& row);

@@ -18,7 +18,7 @@ const LiveIndex* IndexView::Find(std::string_view entity, std::string_view name)
 }
 
 IndexRegistry::IndexRegistry(backend::ConnectionPool& catalog, const ClusterConfig& config)
-    : catalog_(catalog), view_(std::make_shared<IndexView>()) {
+    : catalog_(catalog), config_(config), view_(std::make_shared<IndexView>()) {
   for (const EntityConfig& e : config.entities) {
     for (const IndexConfig& i : e.indexes) {
       if (i.map) code_maps_[e.name + "." + i.name] = i.map;
@@ -42,15 +42,14 @@ Status IndexRegistry::Refresh() {
   Result<backend::ConnectionPool::Lease> lease = catalog_.Acquire();
   if (!lease.ok()) return lease.status();
   std::vector<CatalogIndex> indexes;
-  std::vector<Status> problems;
   try {
-    indexes = LoadIndexes((*lease)->sql(), &problems);
+    indexes = LoadIndexes((*lease)->sql());
   } catch (const soci::soci_error& e) {
     lease->Discard();
     return backend::ToStatus(e, catalog_.name(), "read index states");
   }
-  if (!problems.empty()) return problems.front();
   for (CatalogIndex& ci : indexes) {
+    if (ci.def.problem.ok()) ci.def.problem = CheckDatabasesKnown(ci.def, config_);
     if (ci.def.code) {
       auto it = code_maps_.find(ci.def.FullName());
       if (it != code_maps_.end()) ci.def.map = it->second;

@@ -65,6 +65,7 @@ class IndexRegistry {
 
  private:
   backend::ConnectionPool& catalog_;
+  const ClusterConfig& config_;  // owned by the Store, outlives the registry
   // C++ map functions of this process, by "entity.index".
   std::map<std::string, IndexMapFunction> code_maps_;
 

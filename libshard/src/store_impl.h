@@ -47,6 +47,9 @@ class Store::Impl {
   // Store::GetMany (records in request order, missing left out).
   Result<std::vector<Record>> GetMany(std::string_view entity, const std::vector<Id>& ids);
 
+  // The pool of a database named in `config`. Index definitions from the
+  // catalog are checked against the config (CheckDatabasesKnown) before
+  // their databases reach here.
   backend::ConnectionPool& Pool(std::string_view database) { return *pools.find(database)->second; }
   size_t ShardOf(std::string_view id) const { return router.RouteId(id).shard; }
 

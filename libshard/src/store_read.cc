@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "records/record_table.h"
 #include "store_impl.h"
@@ -122,11 +123,27 @@ Result<std::vector<Record>> Store::Impl::GetMany(std::string_view entity,
   for (auto& shard_records : found) {
     for (Record& r : shard_records) by_id.emplace(r.id, &r);
   }
+  // All lookups first (keys point into the records), then move each record
+  // out at its last request position and copy it only for earlier repeats.
+  std::vector<Record*> pick(ids.size(), nullptr);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = by_id.find(ids[i]);
+    if (it != by_id.end()) pick[i] = it->second;
+  }
+  std::vector<bool> last_use(ids.size(), false);
+  std::unordered_set<const Record*> later;
+  for (size_t i = ids.size(); i-- > 0;) {
+    if (pick[i] != nullptr && later.insert(pick[i]).second) last_use[i] = true;
+  }
   std::vector<Record> out;
-  out.reserve(by_id.size());
-  for (const Id& id : ids) {
-    auto it = by_id.find(id);
-    if (it != by_id.end()) out.push_back(*it->second);
+  out.reserve(later.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (pick[i] == nullptr) continue;
+    if (last_use[i]) {
+      out.push_back(std::move(*pick[i]));
+    } else {
+      out.push_back(*pick[i]);
+    }
   }
   return out;
 }

@@ -565,4 +565,40 @@ TEST_CASE("unknown indexes are refused") {
   for (const IndexStatus& s : *all) CHECK(s.entity != e);
 }
 
+TEST_CASE("a process whose config lacks an index's database refuses writes to that entity only") {
+  ClusterSpec spec = Spec({"posts", "notes"});
+  spec.index_databases = {"idx0", "idx1"};
+  spec.entities[0].indexes = {Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}, false,
+                                  {"idx1"})};
+  TestCluster tc = MakeCluster(BackendFromEnv(), spec);
+  const std::string posts = tc.Entity("posts"), notes = tc.Entity("notes");
+  REQUIRE_OK(Store::Init(tc.config));
+
+  // An older deploy: no index in its config, and no idx1 database either.
+  ClusterConfig partial = WithoutIndexes(tc.config);
+  partial.databases.erase(std::remove_if(partial.databases.begin(), partial.databases.end(),
+                                         [](const DatabaseConfig& d) { return d.name == "idx1"; }),
+                          partial.databases.end());
+  REQUIRE_OK(partial.Validate());
+  std::unique_ptr<Store> old_store = OpenStore(partial);
+
+  // It cannot maintain posts.by_tag, so it must not write posts at all
+  // (a stored record without its index row would be missed by queries)…
+  Result<uint64_t> put = old_store->Put(posts, "p1", TagDoc(1, 0));
+  CHECK_CODE(put, Code::kInvalidConfig);
+  if (!put.ok()) CHECK(put.status().message().find("idx1") != std::string::npos);
+  CHECK_CODE(old_store->Get(posts, "p1"), Code::kNotFound);
+  Query q;
+  q.index = "by_tag";
+  CHECK_CODE(old_store->Query(posts, q), Code::kInvalidConfig);
+  // …while every other entity keeps working.
+  CHECK_OK(old_store->Put(notes, "n1", Document::MakeObject({{"x", 1}})));
+  CHECK_OK(old_store->Get(notes, "n1"));
+
+  // A process with the full config writes posts and keeps the index exact.
+  std::unique_ptr<Store> full = OpenStore(tc.config);
+  REQUIRE_OK(full->Put(posts, "p1", TagDoc(1, 0)));
+  CheckVerify(*full, posts, "by_tag", 0, 0);
+}
+
 }  // TEST_SUITE

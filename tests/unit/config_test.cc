@@ -547,9 +547,13 @@ TEST_CASE("entity and index errors") {
     ExpectError(index("      - name: by_email\n        databases: [idx0, idx9]\n"
                       "        columns: [{name: email, type: string}]\n"),
                 "idx9", "index 'users.by_email': database 'idx9' is not defined");
-    ExpectError(index("      - name: by_email\n        databases: [idx0, s0, idx0]\n"
+    ExpectError(index("      - name: by_email\n        databases: [idx0, idx0]\n"
                       "        columns: [{name: email, type: string}]\n"),
                 "idx0]", "database 'idx0' is listed twice");
+    ExpectError(index("      - name: by_email\n        databases: [idx0, s0]\n"
+                      "        columns: [{name: email, type: string}]\n"),
+                "s0]", "index 'users.by_email': database 's0' is a record shard; indexes live "
+                       "in their own databases");
     ExpectError(index("      - name: by_email\n        databases: []\n"
                       "        columns: [{name: email, type: string}]\n"),
                 "by_email", "index 'users.by_email' lists no databases");
@@ -662,14 +666,15 @@ TEST_CASE("Validate on a config built in code") {
   config.source = "built";
   DatabaseConfig cat{"catalog", Backend::kSqlite, "sqlite3://db=/tmp/c.db", {}};
   DatabaseConfig s0{"s0", Backend::kSqlite, "sqlite3://db=/tmp/s0.db", {}};
-  config.databases = {cat, s0};
+  DatabaseConfig idx0{"idx0", Backend::kSqlite, "sqlite3://db=/tmp/idx0.db", {}};
+  config.databases = {cat, s0, idx0};
   config.catalog = "catalog";
   config.shards = {"s0"};
   EntityConfig users;
   users.name = "users";
   IndexConfig by_email;
   by_email.name = "by_email";
-  by_email.databases = {"s0"};
+  by_email.databases = {"idx0"};
   by_email.columns.push_back({"email", ColumnType::kString, "email", true, {}});
   users.indexes.push_back(by_email);
   config.entities.push_back(users);

@@ -78,7 +78,8 @@ int RunStatus(Session& session, const StatusArgs& args) {
 struct BuildArgs {
   std::string entity;
   std::string index;
-  int chunk = 500;
+  int chunk = libshard::BuildOptions{}.chunk;
+  double duty = libshard::BuildOptions{}.duty;
   bool quiet = false;
 };
 
@@ -178,6 +179,7 @@ int RunBuild(Session& session, const BuildArgs& args) {
   BuildProgress progress(args.quiet, total, known ? before.records_scanned : 0);
   libshard::BuildOptions options;
   options.chunk = args.chunk;
+  options.duty = args.duty;
   options.progress = [&](const IndexStatus& s) { progress.Update(s); };
   Check(store.BuildIndex(args.entity, args.index, options));
   const double seconds = progress.Seconds();
@@ -276,6 +278,12 @@ void AddIndexCommands(CLI::App& app, CommandList& commands) {
         ->type_name("N")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000));
+    sub->add_option("--duty", args->duty,
+                    "share of time the backfill may hold the databases' write locks; "
+                    "it pauses for the rest, so foreground writes keep flowing (1 = never pause)")
+        ->type_name("F")
+        ->capture_default_str()
+        ->check(CLI::Range(0.05, 1.0));
     sub->add_flag("-q,--quiet", args->quiet, "no progress on stderr");
     sub->footer(
         "Registers the index as write_only if the catalog does not know it,\n"

@@ -54,7 +54,16 @@ class Connection {
   // Drops every cached statement (after an error left one in doubt).
   void ForgetStatements() { cache_.clear(); }
 
+  // State of the SQLite busy handler (see connection_pool.cc): how long a
+  // statement may wait for a lock and when the current wait began.
+  struct BusyWait {
+    int timeout_ms = 0;
+    std::chrono::steady_clock::time_point began{};
+  };
+  BusyWait& busy_wait() { return busy_; }
+
  private:
+  BusyWait busy_;  // declared first: outlives the session that points at it
   std::unique_ptr<soci::session> session_;
   std::unordered_map<std::string, std::unique_ptr<Prepared>> cache_;
 };
