@@ -240,7 +240,7 @@ class SqlBuilder {
     }
     params_.push_back(std::move(p));
     return type == ColumnType::kString || type == ColumnType::kBytes ? d_.BytesParam(name)
-                                                                      : ":" + name;
+                                                                      : ":" + std::move(name);
   }
   std::string BindColumn(size_t column, const Document& v) {
     return Bind(def_.columns[column].type, v);
@@ -477,8 +477,9 @@ Status Recheck(Store::Impl& store, const Plan& plan, const std::vector<Hit>& can
   }
   Result<std::vector<Record>> records = store.GetMany(plan.entity, ids);
   if (!records.ok()) return records.status();
-  std::unordered_map<std::string_view, const Record*> by_id;
-  for (const Record& r : *records) by_id.emplace(r.id, &r);
+  std::unordered_map<std::string_view, Record*> by_id;
+  for (Record& r : *records) by_id.emplace(r.id, &r);
+  std::vector<Record*> kept;  // per surviving hit; moved out at the end
   std::unordered_map<std::string_view, std::vector<IndexRow>> rows_of;
   for (const Hit& h : candidates) {
     auto it = by_id.find(h.id);
@@ -494,7 +495,18 @@ Status Recheck(Store::Impl& store, const Plan& plan, const std::vector<Hit>& can
     const std::vector<IndexRow>& produced = rows->second;
     if (std::find(produced.begin(), produced.end(), h.row) == produced.end()) continue;  // stale
     if (!Matches(plan, h.row)) continue;
-    out->push_back(*it->second);
+    kept.push_back(it->second);
+  }
+  // A record kept for several hits is copied for all but its last.
+  std::unordered_set<const Record*> later;
+  std::vector<bool> last_use(kept.size(), false);
+  for (size_t i = kept.size(); i-- > 0;) last_use[i] = later.insert(kept[i]).second;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (last_use[i]) {
+      out->push_back(std::move(*kept[i]));
+    } else {
+      out->push_back(*kept[i]);
+    }
   }
   return Status::OK();
 }

@@ -47,7 +47,10 @@ Store::Impl::Impl(ClusterConfig cfg, Options opts)
   for (const DatabaseConfig& db : config.databases) {
     pools.emplace(db.name, std::make_unique<backend::ConnectionPool>(db, options));
   }
-  for (const std::string& name : config.shards) shards.push_back(pools.at(name).get());
+  for (const std::string& name : config.shards) {
+    shards.push_back(pools.at(name).get());
+    if (shards.back()->db().backend != Backend::kSqlite) all_shards_in_process = false;
+  }
 }
 
 Status Store::Impl::CheckEntity(std::string_view entity) const {
@@ -93,28 +96,24 @@ Status Store::Impl::WithConnection(backend::ConnectionPool& pool, std::string_vi
 }
 
 Status Store::Impl::ForEachShard(const std::vector<size_t>& shard_ids,
-                                 const std::function<Status(size_t)>& fn) {
-  if (shard_ids.size() == 1) {
-    // One shard: no hand-off to a worker (and back) for nothing.
-    try {
-      return fn(shard_ids[0]);
-    } catch (const std::exception& e) {
-      return Status::Internal(e.what());
-    }
-  }
+                                 const std::function<Status(size_t)>& fn, bool small) {
   std::vector<Status> results(shard_ids.size());
-  std::vector<std::function<void()>> tasks;
-  tasks.reserve(shard_ids.size());
-  for (size_t i = 0; i < shard_ids.size(); ++i) {
-    tasks.push_back([&, i] {
-      try {
-        results[i] = fn(shard_ids[i]);
-      } catch (const std::exception& e) {
-        results[i] = Status::Internal(e.what());
-      }
-    });
+  auto run = [&](size_t i) {
+    try {
+      results[i] = fn(shard_ids[i]);
+    } catch (const std::exception& e) {
+      results[i] = Status::Internal(e.what());
+    }
+  };
+  if (shard_ids.size() == 1 || (small && all_shards_in_process)) {
+    // No hand-off to a worker (and back) for a little work.
+    for (size_t i = 0; i < shard_ids.size(); ++i) run(i);
+  } else {
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve(shard_ids.size());
+    for (size_t i = 0; i < shard_ids.size(); ++i) tasks.push_back([&run, i] { run(i); });
+    workers.RunAll(std::move(tasks));
   }
-  workers.RunAll(std::move(tasks));
   Status first;
   for (Status& s : results) {
     if (s.ok()) continue;

@@ -61,8 +61,13 @@ class Store::Impl {
   // Runs one task per shard in `shard_ids` on the worker pool; returns the
   // first error (kUnavailable preferred, so a down shard is reported as
   // such) or OK.
+  // `small`: the caller has little work per shard (a few ids); when every
+  // shard is SQLite (in-process, microseconds a call) the shards are then
+  // done one after another on the calling thread, which is cheaper than
+  // handing them to workers and waiting (shard-bench query_eq).
   Status ForEachShard(const std::vector<size_t>& shard_ids,
-                      const std::function<Status(size_t shard)>& fn);
+                      const std::function<Status(size_t shard)>& fn, bool small = false);
+  bool all_shards_in_process = true;  // every record shard is SQLite
 };
 
 // Common input checks.

@@ -116,7 +116,7 @@ Result<std::vector<Record>> Store::Impl::GetMany(std::string_view entity,
       found[shard].push_back(std::move(rec).value());
     }
     return Status::OK();
-  });
+  }, /*small=*/ids.size() <= 32);
   if (!status.ok()) return status;
 
   std::unordered_map<std::string_view, Record*> by_id;

@@ -67,7 +67,7 @@ struct BuildOptions {
   // in (0, 1]: after a chunk that held the locks for t, it pauses
   // t × (1 − duty) / duty, so foreground writers of the same databases get
   // the rest. 1 = no pause (fastest build, e.g. in a maintenance window).
-  double duty = 0.75;
+  double duty = 0.4;
   // Called after each chunk with the status so far (for progress bars).
   std::function<void(const IndexStatus&)> progress;
 };
