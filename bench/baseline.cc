@@ -36,6 +36,7 @@ BDb::BDb(const libshard::DatabaseConfig& db) : dialect_(db.backend) {
     // The same settings libshard uses (and any SQLite service should).
     *sql_ << "PRAGMA journal_mode=WAL";
     *sql_ << "PRAGMA synchronous=NORMAL";
+    *sql_ << "PRAGMA wal_autocheckpoint=10000";
     *sql_ << "PRAGMA busy_timeout=30000";
     begin_ = std::make_unique<soci::statement>(sql_->prepare << "BEGIN IMMEDIATE");
     commit_ = std::make_unique<soci::statement>(sql_->prepare << "COMMIT");
