@@ -4,6 +4,7 @@
 #include <soci/soci.h>
 
 #include <algorithm>
+#include <bit>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -325,6 +326,7 @@ class CachedQuery : public backend::Prepared {
 // Statements with more placeholders than this (long IN lists) are
 // prepared per query rather than cached, so the cache stays small.
 constexpr size_t kMaxCachedParams = 32;
+constexpr size_t kMaxCachedStatements = 1000;
 
 // The keyset condition "key > after" (or < for descending), as a leading
 // bound on the first key column (so every backend can range-scan) ANDed
@@ -389,6 +391,9 @@ Status ReadBatch(Store::Impl& store, const Plan& plan, ConnectionPool& pool,
     for (size_t k : plan.key) sql += ColumnName(def.columns[k]) + dir + ", ";
     sql += std::string("id") + dir + " LIMIT " + std::to_string(batch);
 
+    // A backstop for workloads with very many query shapes: start over
+    // rather than let one connection hold thousands of statements.
+    if (c.cached_count() > kMaxCachedStatements) c.ForgetStatements();
     if (b.size() <= kMaxCachedParams) {
       const std::string key = "idx.query:" + def.cache_key + "\n" + sql;
       CachedQuery& q = c.Cached<CachedQuery>(
@@ -665,7 +670,9 @@ Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Qu
     streams.push_back(std::move(s));
   }
 
-  const size_t batch = std::min(kMaxBatch, 2 * plan.limit);
+  // A power of two: the batch is part of the cached statement's text, so
+  // arbitrary limits must not each prepare a statement of their own.
+  const size_t batch = std::min(kMaxBatch, std::bit_ceil(2 * plan.limit));
   QueryPage page;
   std::optional<Hit> last;  // the last index row consumed
   while (true) {

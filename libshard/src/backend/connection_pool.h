@@ -53,6 +53,7 @@ class Connection {
   }
   // Drops every cached statement (after an error left one in doubt).
   void ForgetStatements() { cache_.clear(); }
+  size_t cached_count() const { return cache_.size(); }
 
   // State of the SQLite busy handler (see connection_pool.cc): how long a
   // statement may wait for a lock and when the current wait began.
