@@ -135,7 +135,9 @@ MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect&
   std::string in;
   for (size_t i = 0; i < size; ++i) {
     if (i) in += ", ";
-    in += d.BytesParam("i" + std::to_string(i));
+    std::string name = "i";  // not "i" + to_string(i): GCC 12 -Wrestrict false positive
+    name += std::to_string(i);
+    in += d.BytesParam(name);
   }
   soci::details::prepare_temp_type prep =
       (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) +

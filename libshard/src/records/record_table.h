@@ -104,7 +104,7 @@ class WriteStatements : public backend::Prepared {
 // reuses a handful of prepared statements.
 class MultiGetStatement : public backend::Prepared {
  public:
-  static constexpr size_t kSizes[] = {1, 4, 16, 64, 256};
+  static constexpr size_t kSizes[] = {1, 4, 8, 16, 32, 64, 128, 256};
   MultiGetStatement(soci::session& sql, const backend::Dialect& d,
                     std::string_view entity, size_t size);
   // Appends the found rows (in no particular order) to `out`. ids.size()
