@@ -27,6 +27,7 @@
 #include "backend/connection_pool.h"
 #include "indexer/index_def.h"
 #include "indexer/index_table.h"
+#include "support/process.h"
 #include "support/test_cluster.h"
 
 namespace {
@@ -58,57 +59,19 @@ struct Output {
   }
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
+using libshard::testing::ReadFile;
+using libshard::testing::WriteFile;
 
 // Starts shardctl `args` with stdout/stderr going to files; returns the pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path,
             const std::string& err_path) {
-  std::vector<std::string> argv_strings = {SHARDCTL_PATH};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    unsetenv("LIBSHARD_CONFIG");
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return libshard::testing::Spawn(SHARDCTL_PATH, args, out_path, err_path);
 }
 
 int WaitExit(pid_t pid, int timeout_seconds = 300) {
-  const auto start = std::chrono::steady_clock::now();
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(timeout_seconds)) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      FAIL("shardctl timed out");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  std::optional<int> status = libshard::testing::Wait(pid, std::chrono::seconds(timeout_seconds));
+  REQUIRE_MESSAGE(status.has_value(), "shardctl timed out");
+  return *status;
 }
 
 std::string Scratch() {

@@ -25,62 +25,26 @@
 #include <thread>
 #include <vector>
 
+#include "support/process.h"
 #include "support/test_cluster.h"
 
 namespace {
 
 using Json = nlohmann::json;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void Spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
+using libshard::testing::ReadFile;
+using libshard::testing::WriteFile;
 
 pid_t Start(const std::vector<std::string>& args, const std::string& out_path,
             const std::string& err_path) {
-  std::vector<std::string> argv_strings = {SHARDCTL_PATH};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    unsetenv("LIBSHARD_CONFIG");
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return libshard::testing::Spawn(SHARDCTL_PATH, args, out_path, err_path);
 }
 
 // Exit status, or 128 + signal.
 int Reap(pid_t pid) {
-  int status = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() - start > std::chrono::minutes(5)) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      FAIL("shardctl timed out");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::optional<int> status = libshard::testing::Wait(pid, std::chrono::minutes(5));
+  REQUIRE_MESSAGE(status.has_value(), "shardctl timed out");
+  return *status;
 }
 
 struct Ran {
@@ -93,8 +57,8 @@ Ran Shardctl(const std::string& dir, const std::vector<std::string>& args) {
   const std::string base = dir + "/cmd" + std::to_string(++n);
   Ran r;
   r.exit_code = Reap(Start(args, base + ".out", base + ".err"));
-  r.out = Slurp(base + ".out");
-  r.err = Slurp(base + ".err");
+  r.out = ReadFile(base + ".out");
+  r.err = ReadFile(base + ".err");
   return r;
 }
 
@@ -178,7 +142,7 @@ TEST_CASE("writers killed with SIGKILL at random moments never leave a ready ind
       text += Json{{"id", "k" + std::to_string(i)}, {"doc", doc}}.dump() + "\n";
     }
     const std::string file = tc.dir + "/round" + std::to_string(round) + ".jsonl";
-    Spit(file, text);
+    WriteFile(file, text);
     return file;
   };
   auto start_import = [&](int round, const std::string& file) {
@@ -211,7 +175,7 @@ TEST_CASE("writers killed with SIGKILL at random moments never leave a ready ind
     if (status == 128 + SIGKILL) {
       ++killed;
     } else {
-      INFO("round " << round << ": " << Slurp(tc.dir + "/import" + std::to_string(round) + ".err"));
+      INFO("round " << round << ": " << ReadFile(tc.dir + "/import" + std::to_string(round) + ".err"));
       CHECK(status == 0);
       ++finished;
     }

@@ -25,6 +25,7 @@
 
 #include "backend/connection_pool.h"
 #include "indexer/index_catalog.h"
+#include "support/process.h"
 #include "support/test_cluster.h"
 
 namespace {
@@ -45,18 +46,8 @@ struct Ran {
   }
 };
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void Spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
+using libshard::testing::ReadFile;
+using libshard::testing::WriteFile;
 
 std::string Scratch() {
   static const std::string dir = libshard::testing::MakeTempDir("shardctl_query");
@@ -67,40 +58,17 @@ std::string Scratch() {
 Ran Shardctl(const std::vector<std::string>& args, const std::string& input = "") {
   static int counter = 0;
   const std::string base = Scratch() + "/run" + std::to_string(++counter);
-  Spit(base + ".in", input);
-  std::vector<std::string> argv_strings = {SHARDCTL_PATH};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    unsetenv("LIBSHARD_CONFIG");
-    const int in = open((base + ".in").c_str(), O_RDONLY);
-    const int out = open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  const auto start = std::chrono::steady_clock::now();
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(120)) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      FAIL("shardctl timed out");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  WriteFile(base + ".in", input);
+  libshard::testing::SpawnOptions options;
+  options.stdin_path = base + ".in";
+  const pid_t pid =
+      libshard::testing::Spawn(SHARDCTL_PATH, args, base + ".out", base + ".err", options);
+  std::optional<int> status = libshard::testing::Wait(pid, std::chrono::seconds(120));
+  REQUIRE_MESSAGE(status.has_value(), "shardctl timed out");
   Ran r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = Slurp(base + ".out");
-  r.err = Slurp(base + ".err");
+  r.exit_code = *status;
+  r.out = ReadFile(base + ".out");
+  r.err = ReadFile(base + ".err");
   return r;
 }
 
@@ -180,7 +148,7 @@ Cluster MakeQueryCluster() {
   for (YAML::Node e : root["entities"]) e.remove("indexes");
   YAML::Emitter emitter;
   emitter << root;
-  Spit(c.no_indexes, emitter.c_str() + std::string("\n"));
+  WriteFile(c.no_indexes, emitter.c_str() + std::string("\n"));
 
   CheckOk(c.Run({"init"}));
   const libshard::ClusterConfig& config = c.tc.config;

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/process.h"
 #include "support/test_cluster.h"
 
 namespace {
@@ -71,18 +72,8 @@ struct RunOptions {
   int timeout_seconds = 120;
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
+using libshard::testing::ReadFile;
+using libshard::testing::WriteFile;
 
 std::string ScratchDir() {
   static const std::string dir = libshard::testing::MakeTempDir("shardctl_io");
@@ -98,51 +89,20 @@ RunResult RunShardctl(const std::vector<std::string>& args, const RunOptions& op
                     err_path = base + ".err";
   WriteFile(in_path, options.input);
 
-  std::vector<std::string> argv_strings = {SHARDCTL_PATH};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
+  libshard::testing::SpawnOptions spawn;
+  spawn.stdin_path = in_path;
+  spawn.cwd = options.cwd;
+  spawn.env = options.env;
   const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec, plus setenv (the
-    // test binary is single-threaded).
-    if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
-    unsetenv("LIBSHARD_CONFIG");
-    for (const auto& [key, value] : options.env) setenv(key.c_str(), value.c_str(), 1);
-    const int in = open(in_path.c_str(), O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  bool timed_out = false;
-  while (true) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (std::chrono::steady_clock::now() - start >
-        std::chrono::seconds(options.timeout_seconds)) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  const pid_t pid = libshard::testing::Spawn(SHARDCTL_PATH, args, out_path, err_path, spawn);
+  const std::optional<int> status =
+      libshard::testing::Wait(pid, std::chrono::seconds(options.timeout_seconds));
+  const bool timed_out = !status.has_value();
   RunResult r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.out = ReadFile(out_path);
   r.err = ReadFile(err_path);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+  if (status) r.exit_code = *status;
   std::string cmdline;
   for (const std::string& a : args) cmdline += " " + a;
   INFO("shardctl" << cmdline);

@@ -98,6 +98,26 @@ struct Env {
   std::string Entity(const std::string& name) const { return cluster.Entity(name); }
 };
 
+// An index column and an index, as the YAML would declare them.
+inline IndexColumnConfig Col(std::string name, ColumnType type, std::string field,
+                             bool lower = false) {
+  IndexColumnConfig c;
+  c.name = std::move(name);
+  c.type = type;
+  c.field = std::move(field);
+  c.lower = lower;
+  return c;
+}
+inline IndexConfig Idx(std::string name, std::vector<IndexColumnConfig> columns,
+                       bool unique = false, std::vector<std::string> databases = {"idx0"}) {
+  IndexConfig ix;
+  ix.name = std::move(name);
+  ix.columns = std::move(columns);
+  ix.unique = unique;
+  ix.databases = std::move(databases);
+  return ix;
+}
+
 inline ClusterSpec Spec(std::vector<std::string> entities, int shards = 4) {
   ClusterSpec spec;
   spec.shards = shards;

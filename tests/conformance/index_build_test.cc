@@ -28,25 +28,6 @@ using namespace conformance;  // NOLINT
 
 namespace {
 
-IndexColumnConfig Col(std::string name, ColumnType type, std::string field, bool lower = false) {
-  IndexColumnConfig c;
-  c.name = std::move(name);
-  c.type = type;
-  c.field = std::move(field);
-  c.lower = lower;
-  return c;
-}
-
-IndexConfig Idx(std::string name, std::vector<IndexColumnConfig> columns, bool unique = false,
-                std::vector<std::string> databases = {"idx0"}) {
-  IndexConfig ix;
-  ix.name = std::move(name);
-  ix.columns = std::move(columns);
-  ix.unique = unique;
-  ix.databases = std::move(databases);
-  return ix;
-}
-
 // The cluster, as the process that predates the index sees it.
 ClusterConfig WithoutIndexes(ClusterConfig config) {
   for (EntityConfig& e : config.entities) e.indexes.clear();

@@ -14,38 +14,19 @@ using namespace conformance;  // NOLINT
 
 namespace {
 
-IndexColumnConfig Column(std::string name, ColumnType type, std::string field, bool lower = false) {
-  IndexColumnConfig c;
-  c.name = std::move(name);
-  c.type = type;
-  c.field = std::move(field);
-  c.lower = lower;
-  return c;
-}
-
-IndexConfig Index(std::string name, std::vector<IndexColumnConfig> columns, bool unique = false,
-                  std::vector<std::string> databases = {"idx0"}) {
-  IndexConfig i;
-  i.name = std::move(name);
-  i.columns = std::move(columns);
-  i.unique = unique;
-  i.databases = std::move(databases);
-  return i;
-}
-
 ClusterSpec IndexedSpec() {
   ClusterSpec spec;
   spec.index_databases = {"idx0", "idx1"};
   EntityConfig posts;
   posts.name = "posts";
-  posts.indexes.push_back(Index("by_tag", {Column("tag", ColumnType::kString, "tags[]")}));
-  posts.indexes.push_back(Index("by_author", {Column("author", ColumnType::kString, "author"),
-                                              Column("created", ColumnType::kInt, "created")},
+  posts.indexes.push_back(Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}));
+  posts.indexes.push_back(Idx("by_author", {Col("author", ColumnType::kString, "author"),
+                                              Col("created", ColumnType::kInt, "created")},
                                 false, {"idx0", "idx1"}));
   EntityConfig users;
   users.name = "users";
   users.indexes.push_back(
-      Index("by_email", {Column("email", ColumnType::kString, "email", true)}, true));
+      Idx("by_email", {Col("email", ColumnType::kString, "email", true)}, true));
   spec.entities = {posts, users};
   return spec;
 }

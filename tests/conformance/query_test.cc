@@ -28,23 +28,9 @@ namespace {
 
 // --- cluster helpers ---------------------------------------------------------
 
-IndexColumnConfig Col(std::string name, ColumnType type, std::string field, bool lower = false) {
-  IndexColumnConfig c;
-  c.name = std::move(name);
-  c.type = type;
-  c.field = std::move(field);
-  c.lower = lower;
-  return c;
-}
-
 IndexConfig Ix(std::string name, std::vector<IndexColumnConfig> columns,
                std::vector<std::string> databases = {"idx0"}, bool unique = false) {
-  IndexConfig ix;
-  ix.name = std::move(name);
-  ix.columns = std::move(columns);
-  ix.databases = std::move(databases);
-  ix.unique = unique;
-  return ix;
+  return Idx(std::move(name), std::move(columns), unique, std::move(databases));
 }
 
 EntityConfig Ent(std::string name, std::vector<IndexConfig> indexes) {
