@@ -253,18 +253,6 @@ class SqlBuilder {
   std::deque<Param>& params() { return params_; }
   size_t size() const { return params_.size(); }
 
-  void UseAll(soci::details::prepare_temp_type& prep) {
-    for (Param& p : params_) {
-      switch (p.type) {
-        case ColumnType::kInt: prep, soci::use(p.i); break;
-        case ColumnType::kFloat: prep, soci::use(p.d); break;
-        case ColumnType::kBool: prep, soci::use(p.b); break;
-        case ColumnType::kString:
-        case ColumnType::kBytes: prep, soci::use(p.s); break;
-      }
-    }
-  }
-
  private:
   const Dialect& d_;
   const IndexDef& def_;
@@ -274,10 +262,10 @@ class SqlBuilder {
 // One query shape prepared on one connection: it owns the buffers its
 // placeholders and result columns are bound to, so a repeated query only
 // copies new values in and executes (preparing costs more than a small
-// indexed SELECT itself on SQLite).
-class CachedQuery : public backend::Prepared {
+// indexed SELECT itself on SQLite). Usually cached in the connection.
+class PreparedQuery : public backend::Prepared {
  public:
-  CachedQuery(soci::session& sql, const Dialect& d, const IndexDef& def, const std::string& text,
+  PreparedQuery(soci::session& sql, const Dialect& d, const IndexDef& def, const std::string& text,
               SqlBuilder* b)
       : slots_(d, def), params_(b->params().size()) {
     soci::details::prepare_temp_type prep = (sql.prepare << text);
@@ -286,7 +274,7 @@ class CachedQuery : public backend::Prepared {
     for (size_t i = 0; i < params_.size(); ++i) {
       Param& p = params_[i];
       p.type = b->params()[i].type;
-      switch (p.type) {
+      switch (p.type) {  // bound to our own buffer; Run copies values in
         case ColumnType::kInt: prep, soci::use(p.i); break;
         case ColumnType::kFloat: prep, soci::use(p.d); break;
         case ColumnType::kBool: prep, soci::use(p.b); break;
@@ -394,26 +382,14 @@ Status ReadBatch(Store::Impl& store, const Plan& plan, ConnectionPool& pool,
     // A backstop for workloads with very many query shapes: start over
     // rather than let one connection hold thousands of statements.
     if (c.cached_count() > kMaxCachedStatements) c.ForgetStatements();
-    if (b.size() <= kMaxCachedParams) {
-      const std::string key = "idx.query:" + def.cache_key + "\n" + sql;
-      CachedQuery& q = c.Cached<CachedQuery>(
-          key, [&] { return std::make_unique<CachedQuery>(c.sql(), d, def, sql, &b); });
-      q.Run(d, b, out);
+    if (b.size() > kMaxCachedParams) {
+      PreparedQuery(c.sql(), d, def, sql, &b).Run(d, b, out);  // used once
       return Status::OK();
     }
-    std::string id;
-    soci::details::prepare_temp_type prep = (c.sql().prepare << sql);
-    slots.BindInto(prep);
-    prep, soci::into(id);
-    b.UseAll(prep);
-    soci::statement st(prep);
-    st.execute(false);
-    while (st.fetch()) {
-      Hit hit;
-      hit.row = slots.Get();
-      if (!d.DecodeBytes(id, &hit.id)) throw soci::soci_error("index id is not valid hex");
-      out->push_back(std::move(hit));
-    }
+    const std::string key = "idx.query:" + def.cache_key + "\n" + sql;
+    PreparedQuery& q = c.Cached<PreparedQuery>(
+        key, [&] { return std::make_unique<PreparedQuery>(c.sql(), d, def, sql, &b); });
+    q.Run(d, b, out);
     return Status::OK();
   });
 }
