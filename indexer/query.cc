@@ -23,7 +23,7 @@
 #include "indexer/index_def.h"
 #include "indexer/index_registry.h"
 #include "indexer/index_table.h"
-#include "util/base64.h"
+#include "indexer/query_cursor.h"
 
 namespace libshard::indexer {
 namespace {
@@ -32,8 +32,6 @@ using backend::Connection;
 using backend::ConnectionPool;
 using backend::Dialect;
 
-// Version tag of the cursor encoding (first element of the array).
-constexpr int64_t kCursorFormat = 1;
 // Most index rows one SQL batch reads from one database.
 constexpr size_t kMaxBatch = 20000;
 
@@ -128,87 +126,20 @@ bool Matches(const Plan& plan, const IndexRow& row) {
                      [&](const Cond& c) { return Satisfies(row[c.column], c); });
 }
 
-// --- cursor ------------------------------------------------------------------
-//
-// base64url (no padding) of the MessagePack array
-//   [format, index name, order_by, descending, [row values…], id bytes]
-
-std::string ToBase64Url(std::string_view bytes) {
-  std::string s = util::Base64Encode(bytes);
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return s;
-}
-
-std::optional<std::string> FromBase64Url(std::string_view text) {
-  std::string s;
-  s.reserve(text.size() + 3);
-  for (char c : text) {
-    if (c == '+' || c == '/' || c == '=') return std::nullopt;  // not base64url
-    s.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
-  }
-  if (s.size() % 4 == 1) return std::nullopt;
-  while (s.size() % 4 != 0) s.push_back('=');
-  return util::Base64Decode(s);
-}
+// --- cursor (query_cursor.h) -------------------------------------------------
 
 std::string EncodeCursor(const Plan& plan, const Hit& hit) {
-  Document::Array a;
-  a.emplace_back(kCursorFormat);
-  a.emplace_back(plan.def->name);
-  a.emplace_back(plan.order_by);
-  a.emplace_back(plan.desc);
-  a.emplace_back(Document::Array(hit.row));
-  a.push_back(Document::FromBytes(hit.id));
-  return ToBase64Url(Document(std::move(a)).ToMsgpack());
-}
-
-std::string DescribeOrder(const std::string& order_by, bool desc) {
-  return (order_by.empty() ? std::string("index order") : "order by '" + order_by + "'") +
-         (desc ? " descending" : " ascending");
+  return indexer::EncodeCursor(CursorQuery{*plan.def, plan.order_by, plan.desc}, hit.row, hit.id);
 }
 
 Result<Hit> DecodeCursor(const Plan& plan, std::string_view cursor) {
-  const IndexDef& def = *plan.def;
-  auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("invalid cursor for index " + def.FullName() + ": " + why +
-                                   " (pass QueryPage::next / the \"next\" value of a previous "
-                                   "page of the same query unchanged)");
-  };
-  std::optional<std::string> raw = FromBase64Url(cursor);
-  if (!raw) return bad("not a cursor (it does not decode)");
-  Result<Document> doc = Document::FromMsgpack(*raw);
-  if (!doc.ok() || !doc->is_array()) return bad("not a cursor (it does not decode)");
-  const Document::Array& a = doc->as_array();
-  if (a.size() != 6 || a[0].type() != Document::Type::kInt || a[0].as_int() != kCursorFormat ||
-      !a[1].is_string() || !a[2].is_string() || !a[3].is_bool() || !a[4].is_array() ||
-      !(a[5].is_bytes() || a[5].is_string())) {
-    return bad("not a cursor (unknown layout)");
+  Result<CursorPosition> pos =
+      indexer::DecodeCursor(CursorQuery{*plan.def, plan.order_by, plan.desc}, cursor);
+  if (!pos.ok()) return pos.status();
+  if (!CheckId(plan.entity, pos->id).ok()) {
+    return BadCursor(*plan.def, "its record id is not valid");
   }
-  if (a[1].as_string() != def.name) {
-    return bad("it was made by a query on index '" + a[1].as_string() + "'");
-  }
-  if (a[2].as_string() != plan.order_by || a[3].as_bool() != plan.desc) {
-    return bad("it was made for " + DescribeOrder(a[2].as_string(), a[3].as_bool()) +
-               ", this query asks for " + DescribeOrder(plan.order_by, plan.desc));
-  }
-  const Document::Array& values = a[4].as_array();
-  if (values.size() != def.columns.size()) {
-    return bad("it holds " + std::to_string(values.size()) + " values for " +
-               std::to_string(def.columns.size()) + " columns");
-  }
-  Hit hit;
-  for (size_t k = 0; k < values.size(); ++k) {
-    Result<Document> v = def.Normalize(k, values[k]);
-    if (!v.ok()) return bad("its value for column '" + def.columns[k].name + "' does not fit");
-    hit.row.push_back(std::move(v).value());
-  }
-  hit.id = a[5].as_string();
-  if (!CheckId(plan.entity, hit.id).ok()) return bad("its record id is not valid");
-  return hit;
+  return Hit{std::move(pos->row), std::move(pos->id)};
 }
 
 // --- SQL ---------------------------------------------------------------------
