@@ -7,13 +7,10 @@
 // remain, {"next":"CURSOR"} (pass it to --after for the next page).
 
 #include <charconv>
-#include <cmath>
-#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -21,15 +18,12 @@
 #include "libshard/document.h"
 #include "libshard/store.h"
 #include "output.h"
+#include "where_parser.h"
 
 namespace shardctl {
 namespace {
 
-using libshard::Document;
 using libshard::Status;
-
-constexpr const char* kExprForms =
-    "COL=V, COL!=V, COL<V, COL<=V, COL>V, COL>=V or COL=V1|V2|...";
 
 struct QueryArgs {
   std::string entity;
@@ -44,108 +38,6 @@ CommandError InvalidInput(const std::string& message) {
   return CommandError(Status::InvalidArgument(message));
 }
 
-// A command-line value as a Document of the column's type. Without a
-// column definition (an index this config does not declare), JSON numbers
-// and true/false become numbers and booleans, anything else a string.
-Document ParseValue(const std::string& text, const libshard::IndexColumnConfig* column,
-                    const std::string& expr) {
-  if (column == nullptr) {
-    libshard::Result<Document> json = Document::FromJson(text);
-    if (json.ok() && (json->is_number() || json->is_bool())) return std::move(json).value();
-    return Document(text);
-  }
-  auto bad = [&](const char* what) {
-    return InvalidInput("--where '" + expr + "': value '" + text + "' for column '" +
-                        column->name + "' is not " + what);
-  };
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  switch (column->type) {
-    case libshard::ColumnType::kInt: {
-      int64_t v = 0;
-      auto [ptr, ec] = std::from_chars(begin, end, v);
-      if (text.empty() || ec != std::errc() || ptr != end) throw bad("an integer");
-      return Document(v);
-    }
-    case libshard::ColumnType::kFloat: {
-      double v = 0;
-      auto [ptr, ec] = std::from_chars(begin, end, v);
-      if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(v)) {
-        throw bad("a number");
-      }
-      return Document(v);
-    }
-    case libshard::ColumnType::kBool:
-      if (text == "true" || text == "1") return Document(true);
-      if (text == "false" || text == "0") return Document(false);
-      throw bad("a boolean (true, false, 1 or 0)");
-    case libshard::ColumnType::kString:
-    case libshard::ColumnType::kBytes:
-      return Document(text);
-  }
-  return Document(text);
-}
-
-bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-libshard::Condition ParseWhere(const std::string& expr, const libshard::IndexConfig* index) {
-  size_t n = 0;
-  while (n < expr.size() && IsNameChar(expr[n])) ++n;
-  const std::string column = expr.substr(0, n);
-  std::string_view rest = std::string_view(expr).substr(n);
-  libshard::Condition cond;
-  cond.column = column;
-  size_t op_len = 0;
-  if (rest.rfind("!=", 0) == 0) {
-    cond.op = libshard::Op::kNe, op_len = 2;
-  } else if (rest.rfind("<=", 0) == 0) {
-    cond.op = libshard::Op::kLe, op_len = 2;
-  } else if (rest.rfind(">=", 0) == 0) {
-    cond.op = libshard::Op::kGe, op_len = 2;
-  } else if (rest.rfind('=', 0) == 0) {
-    cond.op = libshard::Op::kEq, op_len = 1;
-  } else if (rest.rfind('<', 0) == 0) {
-    cond.op = libshard::Op::kLt, op_len = 1;
-  } else if (rest.rfind('>', 0) == 0) {
-    cond.op = libshard::Op::kGt, op_len = 1;
-  }
-  if (column.empty() || op_len == 0) {
-    throw InvalidInput("--where '" + expr + "': expected " + kExprForms);
-  }
-  const std::string value(rest.substr(op_len));
-
-  const libshard::IndexColumnConfig* config_column = nullptr;
-  if (index != nullptr) {
-    for (const libshard::IndexColumnConfig& c : index->columns) {
-      if (c.name == column) config_column = &c;
-    }
-    if (config_column == nullptr) {
-      std::string names;
-      for (const libshard::IndexColumnConfig& c : index->columns) {
-        names += (names.empty() ? "" : ", ") + c.name;
-      }
-      throw InvalidInput("--where '" + expr + "': index '" + index->name +
-                         "' has no column '" + column + "' (its columns: " + names + ")");
-    }
-  }
-
-  if (cond.op == libshard::Op::kEq && value.find('|') != std::string::npos) {
-    cond.op = libshard::Op::kIn;
-    size_t start = 0;
-    while (true) {
-      size_t bar = value.find('|', start);
-      cond.values.push_back(ParseValue(value.substr(start, bar - start), config_column, expr));
-      if (bar == std::string::npos) break;
-      start = bar + 1;
-    }
-  } else {
-    cond.values.push_back(ParseValue(value, config_column, expr));
-  }
-  return cond;
-}
-
 int RunQuery(Session& session, const QueryArgs& args) {
   session.RequireEntity(args.entity);
   const libshard::EntityConfig* entity = session.Config().FindEntity(args.entity);
@@ -155,7 +47,7 @@ int RunQuery(Session& session, const QueryArgs& args) {
 
   libshard::Query query;
   query.index = args.index;
-  for (const std::string& expr : args.where) query.where.push_back(ParseWhere(expr, index));
+  for (const std::string& expr : args.where) query.where.push_back(Unwrap(ParseWhere(expr, index)));
   if (!args.order.empty()) {
     query.descending = args.order[0] == '-';
     query.order_by = query.descending ? args.order.substr(1) : args.order;
@@ -201,7 +93,7 @@ void AddQueryCommand(CLI::App& app, CommandList& commands) {
   sub->add_option("INDEX", args->index, "index name")->required();
   sub->add_option("--where", args->where,
                   std::string("a condition on an index column (repeatable; all must hold): ") +
-                      kExprForms)
+                      kWhereForms)
       ->type_name("EXPR")
       ->allow_extra_args(false);
   sub->add_option("--order", args->order,
