@@ -53,6 +53,23 @@ struct ParsedUrl {
   std::string url;  // canonical: "sqlite3://db=/abs/path …", "mysql://…"
 };
 
+// Checks the settings after "scheme://" the way the backend will read them
+// (SOCI's sqlite3 and MySQL parsers, libpq's): unknown or repeated keys,
+// unterminated quotes, bad numbers. Messages name settings by key or
+// position and never quote a value.
+Status CheckSettings(Backend backend, std::string_view settings);
+
+// What a connection string points at, so that two database names for one
+// database can be refused: the absolute SQLite file (symbolic links
+// resolved), or the server and database name with libpq/MySQL defaults
+// filled in. `key` is empty when it cannot be told (":memory:", a
+// PostgreSQL service, no database name…). `description` has no password.
+struct DatabaseTarget {
+  std::string key;
+  std::string description;
+};
+DatabaseTarget TargetOf(Backend backend, std::string_view url);
+
 // Picks the backend from the scheme (sqlite3, postgresql|postgres,
 // mysql|mariadb), rewrites aliases to the SOCI backend name, and makes a
 // relative SQLite db path absolute against `base_dir` (which must itself be

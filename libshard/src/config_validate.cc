@@ -101,8 +101,37 @@ class Validator {
         return ErrorAt(db.mark, "database '" + db.name + "': connection string \"" +
                                     db.RedactedUrl() + "\" does not start with " + scheme);
       }
+      // The loader checked strings it read; a config built in code gets the
+      // same check here.
+      if (Status s = config_internal::CheckSettings(
+              db.backend, std::string_view(db.url).substr(scheme.size()));
+          !s.ok()) {
+        return ErrorAt(db.mark, "database '" + db.name + "' (\"" + db.RedactedUrl() +
+                                    "\"): " + s.message());
+      }
+      targets_[db.name] = config_internal::TargetOf(db.backend, db.url);
     }
     return Status::OK();
+  }
+
+  // Where database `name` is defined, for messages about two of them.
+  std::string DefinedAt(const std::string& name) const {
+    auto it = databases_.find(name);
+    return it == databases_.end() ? "elsewhere" : Where(it->second->mark);
+  }
+
+  // Non-empty when databases `a` and `b` are two names for the same
+  // database: " are the same database (SQLite file /x/s0.db; 'a' defined
+  // at 4:3, 'b' at 5:3)", to follow the names.
+  std::string SameDatabase(const std::string& a, const std::string& b) const {
+    auto ta = targets_.find(a);
+    auto tb = targets_.find(b);
+    if (ta == targets_.end() || tb == targets_.end() || ta->second.key.empty() ||
+        ta->second.key != tb->second.key) {
+      return "";
+    }
+    return " are the same database (" + ta->second.description + "; '" + a + "' defined " +
+           DefinedAt(a) + ", '" + b + "' " + DefinedAt(b) + ")";
   }
 
   Status CheckCatalog() const {
@@ -137,6 +166,18 @@ class Validator {
       }
       if (!seen.insert(shard).second) {
         return ErrorAt(mark, "shard '" + shard + "' is listed twice");
+      }
+      // Two names for one database would store (and export, and count)
+      // its records twice, and hold the catalog's tables next to records.
+      if (std::string same = SameDatabase(config_.catalog, shard); !same.empty()) {
+        return ErrorAt(mark, "shard '" + shard + "' and the catalog '" + config_.catalog + "'" +
+                                 same + ": the catalog must not also hold records");
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (std::string same = SameDatabase(config_.shards[j], shard); !same.empty()) {
+          return ErrorAt(mark, "shards '" + config_.shards[j] + "' and '" + shard + "'" + same +
+                                   ": records would be stored and exported twice");
+        }
       }
     }
     // A shard that owns no bucket would never receive a record.
@@ -205,6 +246,20 @@ class Validator {
         return ErrorAt(mark, what + ": database '" + db +
                                  "' is a record shard; indexes live in their own databases");
       }
+      // The same rules for two names of one database.
+      for (const std::string& shard : config_.shards) {
+        if (std::string same = SameDatabase(shard, db); !same.empty()) {
+          return ErrorAt(mark, what + ": database '" + db + "' and record shard '" + shard + "'" +
+                                   same + ": indexes live in their own databases");
+        }
+      }
+      for (size_t j = 0; j < k; ++j) {
+        if (std::string same = SameDatabase(index.databases[j], db); !same.empty()) {
+          return ErrorAt(mark, what + ": databases '" + index.databases[j] + "' and '" + db +
+                                   "'" + same +
+                                   ": each database of an index must be a different one");
+        }
+      }
     }
     if (index.columns.empty()) {
       return ErrorAt(index.mark, what + " has no columns");
@@ -261,6 +316,7 @@ class Validator {
   const ReferenceMarks* marks_;
   SourceMark fallback_;  // the file, without a position
   std::map<std::string_view, const DatabaseConfig*> databases_;
+  std::map<std::string, config_internal::DatabaseTarget> targets_;  // by database name
 };
 
 }  // namespace

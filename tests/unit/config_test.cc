@@ -389,8 +389,8 @@ TEST_CASE("${VAR} substitution in connection strings") {
   ScopedEnv unset("LS_TEST_UNSET", std::nullopt);
 
   CHECK(url_of("postgresql://host=h port=${LS_TEST_PORT}") == "postgresql://host=h port=55432");
-  CHECK(url_of("postgresql://port=${LS_TEST_PORT} x=${LS_TEST_PORT}") ==
-        "postgresql://port=55432 x=55432");
+  CHECK(url_of("postgresql://port=${LS_TEST_PORT} connect_timeout=${LS_TEST_PORT}") ==
+        "postgresql://port=55432 connect_timeout=55432");
   CHECK(url_of("sqlite3://db=${LS_TEST_DIR}/s0.db") == "sqlite3://db=/var/lib/ls/s0.db");
   CHECK(url_of("postgresql://user=${LS_TEST_EMPTY}") == "postgresql://user=");
   CHECK(url_of("postgresql://password=$${LS_TEST_PORT}") ==
