@@ -1,22 +1,32 @@
 // import and export: whole entities as JSON Lines.
 //
-// import reads {"id":…,"doc":{…}} lines and writes them in batches through
-// Store::PutMany, which groups each batch per shard (one transaction per
-// shard, shards in parallel). export walks every shard through Store::Scan
-// and prints {"id","version","doc"} lines, so `export | import` copies an
-// entity (the version of each line is ignored by import).
+// import reads {"id":…,"doc":{…}} lines in batches, splits each batch by
+// shard (Store::Locate) and writes each shard's part with one
+// Store::PutMany, which is one transaction on that shard; the parts of a
+// batch are written in parallel. Splitting here rather than handing the
+// whole batch to PutMany is what lets a failure say exactly which records
+// were committed: PutMany of a mixed batch may commit some shards and not
+// others and returns one error for all of them. export walks every shard
+// through Store::Scan and prints {"id","version","doc"} lines, so
+// `export | import` copies an entity (the version of each line is ignored
+// by import).
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "command.h"
@@ -144,6 +154,68 @@ bool IsBlank(const std::string& line) {
   return true;
 }
 
+// The part of a batch that lives on one shard: one PutMany, one
+// transaction, so it is committed or not as a whole.
+struct ShardPart {
+  std::string shard;
+  std::vector<libshard::PutItem> items;
+  std::vector<uint64_t> lines;  // input line of each item
+  Status status;
+};
+
+// Most parts of one batch written at the same time (as Options::parallelism).
+constexpr std::size_t kMaxParallelParts = 16;
+
+// Writes every part, in parallel threads when there are several; each
+// part's outcome goes to its `status`.
+void WriteParts(libshard::Store& store, const std::string& entity, std::vector<ShardPart>* parts) {
+  auto write = [&](ShardPart& part) {
+    try {
+      part.status = store.PutMany(entity, part.items).status();
+    } catch (const std::exception& e) {
+      part.status = Status::Internal(e.what());
+    }
+  };
+  if (parts->size() == 1) {
+    write((*parts)[0]);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < parts->size(); i = next++) write((*parts)[i]);
+  };
+  std::vector<std::thread> threads;
+  const std::size_t n = std::min(parts->size(), kMaxParallelParts);
+  threads.reserve(n - 1);
+  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (std::thread& thread : threads) thread.join();
+}
+
+// "line 4", "lines 4, 9 and 17", "lines 4, 9, …, 31 (40 lines)": the first
+// few line numbers of the records a failed part held.
+std::string LineList(const std::vector<uint64_t>& lines) {
+  constexpr std::size_t kShown = 20;
+  std::string out = lines.size() == 1 ? "line " : "lines ";
+  for (std::size_t i = 0; i < lines.size() && i < kShown; ++i) {
+    if (i > 0) out += i + 1 == lines.size() ? " and " : ", ";
+    out += std::to_string(lines[i]);
+  }
+  if (lines.size() > kShown) {
+    out += ", … and " + std::to_string(lines.size() - kShown) + " more";
+  }
+  return out;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " and " : ", ";
+    out += "'" + names[i] + "'";
+  }
+  return out;
+}
+
 int RunImport(Session& session, const ImportArgs& args) {
   session.RequireEntity(args.entity);
   const bool from_stdin = args.file == "-";
@@ -163,26 +235,79 @@ int RunImport(Session& session, const ImportArgs& args) {
 
   Progress progress("import " + args.entity, args.quiet);
   std::vector<libshard::PutItem> batch;
+  std::vector<uint64_t> batch_lines;  // input line of each batch item
   batch.reserve(static_cast<std::size_t>(args.batch));
-  uint64_t imported = 0;
+  batch_lines.reserve(static_cast<std::size_t>(args.batch));
+  uint64_t imported = 0;  // committed, all batches so far
   uint64_t line_number = 0;
-  uint64_t batch_first_line = 0;
-  uint64_t batch_last_line = 0;
 
   auto flush = [&]() {
     if (batch.empty()) return;
-    libshard::Result<std::vector<uint64_t>> written = store.PutMany(args.entity, batch);
-    if (!written.ok()) {
-      const Status& error = written.status();
-      throw CommandError(Status(
-          error.code(), source + ": lines " + std::to_string(batch_first_line) +
-                            "-" + std::to_string(batch_last_line) + ": " +
-                            error.message() + " (" + Records(imported) +
-                            " imported before this batch)"));
+    // Split by shard; parts in shard-name order so messages are stable.
+    std::map<std::string, std::size_t> part_of;
+    std::vector<ShardPart> parts;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      std::string shard = store.Locate(batch[i].id).shard;
+      auto [it, fresh] = part_of.emplace(shard, parts.size());
+      if (fresh) parts.push_back({std::move(shard), {}, {}, Status::OK()});
+      parts[it->second].items.push_back(std::move(batch[i]));
+      parts[it->second].lines.push_back(batch_lines[i]);
     }
-    imported += batch.size();
+    std::sort(parts.begin(), parts.end(),
+              [](const ShardPart& a, const ShardPart& b) { return a.shard < b.shard; });
+    WriteParts(store, args.entity, &parts);
+
+    uint64_t committed = 0;
+    std::vector<std::string> committed_shards;
+    const ShardPart* first_failed = nullptr;
+    std::string failures;
+    std::vector<uint64_t> lost_lines;
+    for (const ShardPart& part : parts) {
+      if (part.status.ok()) {
+        committed += part.items.size();
+        committed_shards.push_back(part.shard);
+        continue;
+      }
+      // As Store does for a fan-out: an unreachable database decides the
+      // exit status over other errors.
+      if (first_failed == nullptr ||
+          (part.status.IsUnavailable() && !first_failed->status.IsUnavailable())) {
+        first_failed = &part;
+      }
+      if (!failures.empty()) failures += "; ";
+      failures += "shard '" + part.shard + "' failed (" + part.status.ToString() + ")";
+      lost_lines.insert(lost_lines.end(), part.lines.begin(), part.lines.end());
+    }
+    const uint64_t first_line = batch_lines.front();
+    const uint64_t last_line = batch_lines.back();
+    imported += committed;
     batch.clear();
-    progress.Update(imported);
+    batch_lines.clear();
+    if (first_failed == nullptr) {
+      progress.Update(imported);
+      return;
+    }
+    std::sort(lost_lines.begin(), lost_lines.end());
+    const std::string range = "lines " + std::to_string(first_line) + "-" +
+                              std::to_string(last_line);
+    std::vector<std::string> failed_shards;
+    for (const ShardPart& part : parts) {
+      if (!part.status.ok()) failed_shards.push_back(part.shard);
+    }
+    std::string message = source + ": " + range + ": " + failures + ". Committed: " +
+                          Records(imported) + " (";
+    message += imported == committed ? "none before line " + std::to_string(first_line)
+                                     : "every record before line " + std::to_string(first_line);
+    if (committed > 0) {
+      message += ", and the " + Records(committed) + " of " + range + " on shard" +
+                 (committed_shards.size() == 1 ? " " : "s ") + JoinNames(committed_shards);
+    }
+    message += "). Not committed: " + Records(lost_lines.size()) + ", those of " + range +
+               " on shard" + (failed_shards.size() == 1 ? " " : "s ") + JoinNames(failed_shards) +
+               " (" + LineList(lost_lines) + "), and nothing after line " +
+               std::to_string(last_line) + ". Importing again from line " +
+               std::to_string(first_line) + " is safe: a put without --if-version overwrites";
+    throw CommandError(Status(first_failed->status.code(), message));
   };
 
   std::string line;
@@ -200,9 +325,8 @@ int RunImport(Session& session, const ImportArgs& args) {
           source + ":" + std::to_string(line_number) + ": " + problem + " (" +
           Records(imported) + " before this line imported)"));
     }
-    if (batch.empty()) batch_first_line = line_number;
-    batch_last_line = line_number;
     batch.push_back(std::move(item));
+    batch_lines.push_back(line_number);
     if (batch.size() >= static_cast<std::size_t>(args.batch)) flush();
   }
   if (in.bad()) {
@@ -255,7 +379,8 @@ void AddBulkCommands(CLI::App& app, CommandList& commands) {
         ->required();
     sub->add_option("FILE", args->file, "JSONL file, or - for stdin")->required();
     sub->add_option("--batch", args->batch,
-                    "records per PutMany call (one transaction per shard)")
+                    "records per batch; a batch is written as one transaction per "
+                    "shard, shards in parallel")
         ->type_name("N")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000));
@@ -265,7 +390,10 @@ void AddBulkCommands(CLI::App& app, CommandList& commands) {
         "written {\"$bytes\":\"<base64>\"} (as export prints it). Other members,\n"
         "such as export's \"version\", are ignored. Records are created or\n"
         "replaced. A bad line stops the import with exit status 2, naming\n"
-        "FILE:LINE; every line before it has been written.\n"
+        "FILE:LINE; every line before it has been written. A failed write\n"
+        "stops it with the error's exit status; the message says how many\n"
+        "records were committed and which lines were not (those of the failed\n"
+        "batch on the failed shard).\n"
         "Example:\n"
         "  shardctl export users | shardctl -c other.yaml import users -");
     commands.push_back({sub, [args](Session& s) { return RunImport(s, *args); }});
