@@ -1,5 +1,7 @@
 // Store's index lifecycle methods: thin wrappers over indexer/builder.h
 // (status, build, drop) and indexer/verify.h (verify, repair).
+#include <string>
+
 #include "indexer/builder.h"
 #include "indexer/verify.h"
 #include "libshard/store.h"
@@ -13,7 +15,17 @@ Result<std::vector<IndexStatus>> Store::IndexStatuses() {
 
 Status Store::BuildIndex(std::string_view entity, std::string_view index,
                          const BuildOptions& options) {
-  return indexer::BuildIndex(*impl_, entity, index, options);
+  // Checked here, at the public entry: NaN passes a clamp (every comparison
+  // with it is false) and would reach the pacing sleep as a NaN duration.
+  if (!(options.duty > 0.0 && options.duty <= 1.0)) {
+    return Status::InvalidArgument("BuildOptions::duty must be a number in (0, 1], got " +
+                                   std::to_string(options.duty));
+  }
+  if (options.chunk < 1) {
+    return Status::InvalidArgument("BuildOptions::chunk must be at least 1, got " +
+                                   std::to_string(options.chunk));
+  }
+  return indexer::BuildIndex(*impl_, impl_->indexes.get(), entity, index, options);
 }
 
 Result<VerifyReport> Store::VerifyIndex(std::string_view entity, std::string_view index) {
@@ -25,7 +37,7 @@ Result<VerifyReport> Store::RepairIndex(std::string_view entity, std::string_vie
 }
 
 Status Store::DropIndex(std::string_view entity, std::string_view index) {
-  return indexer::DropIndex(*impl_, entity, index);
+  return indexer::DropIndex(*impl_, impl_->indexes.get(), entity, index);
 }
 
 }  // namespace libshard
