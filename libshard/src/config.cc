@@ -6,6 +6,7 @@
 
 #include "libshard/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +16,8 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -59,6 +62,41 @@ bool ParseColumnType(std::string_view name, ColumnType* type) {
   return false;
 }
 
+// yaml-cpp 0.7 never consumes a ',' outside brackets between documents
+// (",", "[1],", "a: 1\n...\n,"): its parser reports an empty document at
+// the same place again and again, so YAML::LoadAll grows its result until
+// memory runs out (found by fuzz/config_fuzzer.cc). This pass walks only the
+// document boundaries and returns where the parser stops making progress.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> last;
+  void OnDocumentStart(const YAML::Mark& mark) override { last = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+std::optional<YAML::Mark> FindStuckDocument(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  std::optional<int> previous;
+  while (parser.HandleNextDocument(starts)) {
+    if (!starts.last) break;
+    if (previous && starts.last->pos == *previous) return starts.last;
+    previous = starts.last->pos;
+  }
+  return std::nullopt;
+}
+
 class Parser {
  public:
   Parser(std::string source, std::string base_dir)
@@ -71,7 +109,14 @@ class Parser {
   Result<ClusterConfig> Run(std::string_view yaml) {
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(std::string(yaml));
+      const std::string text(yaml);
+      if (std::optional<YAML::Mark> stuck = FindStuckDocument(text)) {
+        const size_t at = static_cast<size_t>(stuck->pos);
+        return ErrorAt(*stuck, "YAML syntax error: unexpected " +
+                                   (at < text.size() ? "'" + text.substr(at, 1) + "'"
+                                                     : std::string("end of input")));
+      }
+      docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
       return ErrorAt(e.mark, "YAML syntax error: " + e.msg);
     }
