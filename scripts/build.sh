@@ -13,7 +13,14 @@ cd "$(dirname "$0")/.."   # the repository root
 BUILD_DIR=${BUILD_DIR:-build}
 INSTALL_DIR=${INSTALL_DIR:-$PWD/_install}
 
+# ccache, when installed (scripts/setup.sh installs it), makes rebuilds of
+# unchanged sources near-instant.
+LAUNCHER=()
+if command -v ccache >/dev/null 2>&1; then
+  LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_INSTALL_PREFIX="$INSTALL_DIR" "$@"
+  -DCMAKE_INSTALL_PREFIX="$INSTALL_DIR" "${LAUNCHER[@]}" "$@"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 cmake --install "$BUILD_DIR"

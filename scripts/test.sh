@@ -8,21 +8,39 @@
 #   5. build examples/ against the INSTALLED library and run it on a fresh
 #      SQLite cluster (smoke test of find_package(libshard))
 #   6. run the benchmark in quick mode, when it is built (smoke test)
-# Exits non-zero on the first failure and ends with a short summary.
+#   7. sanitizers: build a second tree with AddressSanitizer + UBSan
+#      ($BUILD_DIR-asan) and run the whole CTest suite in it, then a third
+#      with ThreadSanitizer ($BUILD_DIR-tsan) and run the SQLite and
+#      PostgreSQL conformance suites in it (same servers); any sanitizer
+#      report fails the test that made it (tests/CMakeLists.txt)
+#   8. fuzz: scripts/fuzz.sh (libFuzzer targets, FUZZ_SECONDS each), when
+#      it exists
+# Exits non-zero on the first failure and ends with a short summary: one
+# line per step with its time, one "ctest (TREE): N passed, M failed" line
+# per CTest run and a last "ctest: N passed, M failed" line adding them up.
 #
 #   scripts/test.sh
+#
+# Skipping the slow stages locally (both default to 1; CI runs everything):
+#   LIBSHARD_TEST_SANITIZERS=0  no sanitizer trees (saves ~20 min on 2 cores)
+#   LIBSHARD_TEST_FUZZ=0        no fuzzing
 set -euo pipefail
 
 cd "$(dirname "$0")/.."   # the repository root
 export BUILD_DIR=${BUILD_DIR:-build}
 export INSTALL_DIR=${INSTALL_DIR:-$PWD/_install}
 export LIBSHARD_RUN_DIR=${LIBSHARD_RUN_DIR:-/tmp/libshard-servers}
+SANITIZERS=${LIBSHARD_TEST_SANITIZERS:-1}
+FUZZ=${LIBSHARD_TEST_FUZZ:-1}
+ASAN_DIR=$BUILD_DIR-asan
+TSAN_DIR=$BUILD_DIR-tsan
 
 summary=()       # one line per finished step
 current="start"  # the step running now, for the failure message
 step_start=$SECONDS
-ctest_log=$BUILD_DIR/ctest.log
-rm -f "$ctest_log"
+# One log per CTest run, in run order; finish() reads their last lines.
+ctest_logs=("$BUILD_DIR/ctest.log" "$ASAN_DIR/ctest.log" "$TSAN_DIR/ctest.log")
+rm -f "${ctest_logs[@]}"
 
 step() {
   current=$*
@@ -39,9 +57,15 @@ finish() {
   if ((rc != 0)); then
     echo "test.sh: FAILED during: $current (exit $rc)"
   fi
-  # "100% tests passed, 0 tests failed out of 57" -> "ctest: 57 passed, 0 failed"
-  [[ -f $ctest_log ]] && awk '/tests passed, .* tests failed out of/ {
-    printf "ctest: %d passed, %d failed\n", $NF - $4, $4 }' "$ctest_log"
+  # "100% tests passed, 0 tests failed out of 57" -> "ctest (build): 57 passed,
+  # 0 failed" per run, then the sum as "ctest: N passed, M failed".
+  local log logs=()
+  for log in "${ctest_logs[@]}"; do [[ -f $log ]] && logs+=("$log"); done
+  ((${#logs[@]} > 0)) && awk '/tests passed, .* tests failed out of/ {
+      tree = FILENAME; sub(/\/ctest\.log$/, "", tree)
+      printf "ctest (%s): %d passed, %d failed\n", tree, $NF - $4, $4
+      passed += $NF - $4; failed += $4 }
+    END { printf "ctest: %d passed, %d failed\n", passed, failed }' "${logs[@]}"
   exit "$rc"
 }
 trap finish EXIT
@@ -62,7 +86,7 @@ done_step
 
 step "ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 900 --no-tests=error |
-  tee "$ctest_log"
+  tee "$BUILD_DIR/ctest.log"
 done_step
 
 step "example against the installed library"
@@ -83,4 +107,57 @@ if [[ -x $BUILD_DIR/bench/shard-bench ]]; then
   done_step
 else
   summary+=("benchmark smoke                    skipped (no $BUILD_DIR/bench/shard-bench)")
+fi
+
+# Sanitizer trees: no benchmark, no install, only what their tests need.
+# -O1 -g1: compiles faster than -O2 -g and still gives file:line stack
+# traces (line tables) in every report; assertions stay on (no NDEBUG).
+# -Wno-maybe-uninitialized: GCC 12 gives false positives inside libstdc++
+# (std::regex's std::function) when sanitizers instrument -O1 code; the
+# normal build keeps the warning.
+sanitizer_tree() {  # DIR SANITIZERS [cmake -D options…]
+  local dir=$1 sanitize=$2
+  shift 2
+  local launcher=()
+  command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -Wno-maybe-uninitialized" \
+    -DLIBSHARD_SANITIZE="$sanitize" \
+    -DLIBSHARD_BUILD_BENCH=OFF -DLIBSHARD_SERVER_TESTS=ON "${launcher[@]}" "$@"
+}
+
+if [[ $SANITIZERS != 0 ]]; then
+  step "build (ASan+UBSan)"
+  sanitizer_tree "$ASAN_DIR" address,undefined
+  cmake --build "$ASAN_DIR" -j"$(nproc)"
+  done_step
+
+  step "ctest (ASan+UBSan)"
+  ctest --test-dir "$ASAN_DIR" --output-on-failure -j2 --timeout 1800 --no-tests=error |
+    tee "$ASAN_DIR/ctest.log"
+  done_step
+
+  # ThreadSanitizer: the conformance suite is where libshard's own threads
+  # (fan-out pools, connection pools, the index registry) run concurrently.
+  step "build (TSan)"
+  sanitizer_tree "$TSAN_DIR" thread -DLIBSHARD_BUILD_TOOLS=OFF
+  cmake --build "$TSAN_DIR" -j"$(nproc)" --target libshard_conformance
+  done_step
+
+  step "ctest (TSan, conformance sqlite+pg)"
+  ctest --test-dir "$TSAN_DIR" --output-on-failure -j2 --timeout 1800 --no-tests=error \
+    -R '^conformance\.(sqlite|postgres)$' | tee "$TSAN_DIR/ctest.log"
+  done_step
+else
+  summary+=("sanitizers                         skipped (LIBSHARD_TEST_SANITIZERS=0)")
+fi
+
+if [[ $FUZZ == 0 ]]; then
+  summary+=("fuzz                               skipped (LIBSHARD_TEST_FUZZ=0)")
+elif [[ -x scripts/fuzz.sh ]]; then
+  step "fuzz (scripts/fuzz.sh)"
+  scripts/fuzz.sh
+  done_step
+else
+  summary+=("fuzz                               skipped (no scripts/fuzz.sh)")
 fi
