@@ -19,36 +19,39 @@ namespace libshard::indexer {
 namespace {
 
 using backend::Connection;
-using backend::ConnectionPool;
-using Retry = Store::Impl::Retry;
+using cluster::ConnectionPool;
+using Retry = cluster::Cluster::Retry;
 
 std::string Name(std::string_view entity, std::string_view index) {
   return std::string(entity) + "." + std::string(index);
 }
 
-Status WithCatalog(Store::Impl& store, std::string_view what, Retry retry,
+Status WithCatalog(cluster::Cluster& cluster, std::string_view what, Retry retry,
                    const std::function<Status(soci::session&)>& fn) {
-  return store.WithConnection(store.Pool(store.config.catalog), what, retry,
+  return cluster.WithConnection(cluster.Pool(cluster.config.catalog), what, retry,
                               [&](Connection& c) { return fn(c.sql()); });
 }
 
-const IndexConfig* ConfigIndex(const Store::Impl& store, std::string_view entity,
+const IndexConfig* ConfigIndex(const cluster::Cluster& cluster, std::string_view entity,
                                std::string_view index) {
-  const EntityConfig* e = store.config.FindEntity(entity);
+  const EntityConfig* e = cluster.config.FindEntity(entity);
   return e == nullptr ? nullptr : e->FindIndex(index);
 }
 
-void RefreshRegistry(Store::Impl& store) {
-  if (store.indexes) (void)store.indexes->Refresh();
+void RefreshRegistry(IndexRegistry* registry) {
+  if (registry != nullptr) (void)registry->Refresh();
 }
 
-void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+// Waits until every view read before a state change has expired (the lease).
+void WaitOutLease(const cluster::Cluster& cluster) {
+  cluster.env->SleepFor(cluster.env->lease().state_change_wait());
+}
 
 // Creates the index table on each of its databases (idempotent).
-Status CreateTables(Store::Impl& store, const IndexDef& def) {
+Status CreateTables(cluster::Cluster& cluster, const IndexDef& def) {
   for (const std::string& db : def.databases) {
-    ConnectionPool& pool = store.Pool(db);
-    Status s = store.WithConnection(pool, "create index table " + def.FullName(), Retry::kWrite,
+    ConnectionPool& pool = cluster.Pool(db);
+    Status s = cluster.WithConnection(pool, "create index table " + def.FullName(), Retry::kWrite,
                                     [&](Connection& c) {
                                       CreateIndexTable(c.sql(), pool.dialect(), def);
                                       return Status::OK();
@@ -59,10 +62,10 @@ Status CreateTables(Store::Impl& store, const IndexDef& def) {
 }
 
 // The holder of `row` in a unique index, for error messages ("" if none).
-std::string HolderOf(Store::Impl& store, const IndexDef& def, const IndexRow& row) {
-  ConnectionPool& pool = store.Pool(def.databases[def.DatabaseFor(row[0])]);
+std::string HolderOf(cluster::Cluster& cluster, const IndexDef& def, const IndexRow& row) {
+  ConnectionPool& pool = cluster.Pool(def.databases[def.DatabaseFor(row[0])]);
   std::string holder;
-  (void)store.WithConnection(pool, "find unique holder", Retry::kReadOnly, [&](Connection& c) {
+  (void)cluster.WithConnection(pool, "find unique holder", Retry::kReadOnly, [&](Connection& c) {
     auto& w = c.Cached<IndexWriter>(IndexWriter::Key(def), [&] {
       return std::make_unique<IndexWriter>(c.sql(), pool.dialect(), def);
     });
@@ -97,13 +100,13 @@ Status RecordRows(const std::vector<LiveIndex>& live, const std::string& entity,
 // lock the next `chunk` records after `after`, insert their rows, commit.
 // With `per_record`, rows are inserted one record at a time (slower; used
 // to name the record behind a unique violation). Fills *last_id and *n.
-Status BackfillChunk(Store::Impl& store, const std::shared_ptr<const IndexDef>& def,
+Status BackfillChunk(cluster::Cluster& cluster, const std::shared_ptr<const IndexDef>& def,
                      size_t shard, int chunk, const std::string& after, bool per_record,
                      size_t* n, std::string* last_id) {
-  ConnectionPool& pool = *store.shards[shard];
+  ConnectionPool& pool = *cluster.shards[shard];
   const std::string& entity = def->entity;
   const std::vector<LiveIndex> live{{def, IndexState::kWriteOnly}};
-  return store.WithConnection(
+  return cluster.WithConnection(
       pool, "index backfill of " + def->FullName(), Retry::kWrite, [&](Connection& c) {
         return backend::InWriteTransaction(c, pool.dialect(), [&]() -> Status {
           auto& scan = c.Cached<records::ScanStatement>(
@@ -121,16 +124,16 @@ Status BackfillChunk(Store::Impl& store, const std::shared_ptr<const IndexDef>& 
             for (const RawRecord& rec : raw) {
               if (Status s = RecordRows(live, entity, rec, &ops); !s.ok()) return s;
             }
-            return InsertRows(store, ops, shard, &c);
+            return InsertRows(cluster, ops, shard, &c);
           }
           for (const RawRecord& rec : raw) {
             std::vector<RowOp> ops;
             if (Status s = RecordRows(live, entity, rec, &ops); !s.ok()) return s;
-            Status s = InsertRows(store, ops, shard, &c);
+            Status s = InsertRows(cluster, ops, shard, &c);
             if (s.code() == Code::kUniqueViolation) {
               // Name both records: the one being indexed and the holder.
               for (const RowOp& op : ops) {
-                std::string holder = HolderOf(store, *def, op.row);
+                std::string holder = HolderOf(cluster, *def, op.row);
                 if (!holder.empty() && holder != rec.id) {
                   return Status::UniqueViolation(
                       "cannot build unique index " + def->FullName() + ": records " +
@@ -150,14 +153,14 @@ Status BackfillChunk(Store::Impl& store, const std::shared_ptr<const IndexDef>& 
       });
 }
 
-IndexStatus MakeStatus(const Store::Impl& store, const IndexDef& def, IndexState state,
+IndexStatus MakeStatus(const cluster::Cluster& cluster, const IndexDef& def, IndexState state,
                        const std::map<std::string, Checkpoint>& cps) {
   IndexStatus st;
   st.entity = def.entity;
   st.index = def.name;
   st.state = state;
-  st.shards_total = store.config.shards.size();
-  for (const std::string& shard : store.config.shards) {
+  st.shards_total = cluster.config.shards.size();
+  for (const std::string& shard : cluster.config.shards) {
     auto it = cps.find(shard);
     if (it == cps.end()) continue;
     if (it->second.done) ++st.shards_done;
@@ -169,11 +172,11 @@ IndexStatus MakeStatus(const Store::Impl& store, const IndexDef& def, IndexState
 
 }  // namespace
 
-Result<CatalogEntry> LoadCatalogEntry(Store::Impl& store, std::string_view entity,
+Result<CatalogEntry> LoadCatalogEntry(cluster::Cluster& cluster, std::string_view entity,
                                       std::string_view index) {
   CatalogEntry entry;
   std::string state_text, json;
-  Status s = WithCatalog(store, "read index " + Name(entity, index), Retry::kReadOnly,
+  Status s = WithCatalog(cluster, "read index " + Name(entity, index), Retry::kReadOnly,
                          [&](soci::session& sql) {
                            std::string e(entity), n(index);
                            soci::indicator si = soci::i_ok, ji = soci::i_ok;
@@ -188,22 +191,22 @@ Result<CatalogEntry> LoadCatalogEntry(Store::Impl& store, std::string_view entit
   if (!entry.registered) return entry;
   Result<IndexDef> def = IndexDef::FromJson(entity, index, json);
   if (!def.ok()) return def.status();
-  if (Status known = CheckDatabasesKnown(*def, store.config); !known.ok()) return known;
+  if (Status known = CheckDatabasesKnown(*def, cluster.config); !known.ok()) return known;
   if (def->code) {
-    if (const IndexConfig* ic = ConfigIndex(store, entity, index)) def->map = ic->map;
+    if (const IndexConfig* ic = ConfigIndex(cluster, entity, index)) def->map = ic->map;
   }
   entry.state = ParseIndexState(state_text);
   entry.def = std::make_shared<const IndexDef>(std::move(def).value());
   return entry;
 }
 
-Result<std::vector<IndexStatus>> IndexStatuses(Store::Impl& store) {
+Result<std::vector<IndexStatus>> IndexStatuses(cluster::Cluster& cluster) {
   struct Row {
     std::string entity, name, state;
   };
   std::vector<Row> rows;
   std::map<std::pair<std::string, std::string>, std::map<std::string, Checkpoint>> cps;
-  Status s = WithCatalog(store, "read index states", Retry::kReadOnly, [&](soci::session& sql) {
+  Status s = WithCatalog(cluster, "read index states", Retry::kReadOnly, [&](soci::session& sql) {
     rows.clear();
     cps.clear();
     // Read the names and states only: a definition this version cannot
@@ -223,43 +226,43 @@ Result<std::vector<IndexStatus>> IndexStatuses(Store::Impl& store) {
     IndexDef def;
     def.entity = r.entity;
     def.name = r.name;
-    out.push_back(MakeStatus(store, def, ParseIndexState(r.state), cps[{r.entity, r.name}]));
+    out.push_back(MakeStatus(cluster, def, ParseIndexState(r.state), cps[{r.entity, r.name}]));
   }
   return out;
 }
 
-Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view index,
+Status BuildIndex(cluster::Cluster& cluster, IndexRegistry* registry, std::string_view entity, std::string_view index,
                   const BuildOptions& options) {
-  if (Status s = store.CheckEntity(entity); !s.ok()) return s;
+  if (Status s = cluster.CheckEntity(entity); !s.ok()) return s;
   const int chunk = std::clamp(options.chunk, 1, 100000);
   const double duty = std::clamp(options.duty, 0.05, 1.0);
-  Result<CatalogEntry> entry = LoadCatalogEntry(store, entity, index);
+  Result<CatalogEntry> entry = LoadCatalogEntry(cluster, entity, index);
   if (!entry.ok()) return entry.status();
-  const IndexConfig* configured = ConfigIndex(store, entity, index);
+  const IndexConfig* configured = ConfigIndex(cluster, entity, index);
 
   if (!entry->registered) {
     if (configured == nullptr) {
       return Status::InvalidArgument("unknown index " + Name(entity, index) +
                                      ": neither the catalog nor the config declares it");
     }
-    auto def = std::make_shared<const IndexDef>(FromConfig(*store.config.FindEntity(entity),
+    auto def = std::make_shared<const IndexDef>(FromConfig(*cluster.config.FindEntity(entity),
                                                            *configured));
-    if (Status s = CreateTables(store, *def); !s.ok()) return s;
-    Status s = WithCatalog(store, "register index " + def->FullName(), Retry::kWrite,
+    if (Status s = CreateTables(cluster, *def); !s.ok()) return s;
+    Status s = WithCatalog(cluster, "register index " + def->FullName(), Retry::kWrite,
                            [&](soci::session& sql) {
                              RegisterIndex(sql, *def, IndexState::kWriteOnly);
                              return Status::OK();
                            });
     if (!s.ok()) return s;
     // Another process may have registered it first: the catalog decides.
-    entry = LoadCatalogEntry(store, entity, index);
+    entry = LoadCatalogEntry(cluster, entity, index);
     if (!entry.ok()) return entry.status();
     if (!entry->registered) {
       return Status::Internal("index " + def->FullName() + " vanished right after registering");
     }
-    RefreshRegistry(store);
+    RefreshRegistry(registry);
   } else if (configured != nullptr &&
-             !entry->def->SameShape(FromConfig(*store.config.FindEntity(entity), *configured))) {
+             !entry->def->SameShape(FromConfig(*cluster.config.FindEntity(entity), *configured))) {
     return Status::InvalidConfig("index " + Name(entity, index) +
                                  " in the config differs from the definition the catalog holds; "
                                  "drop it first (`shardctl index drop`) or give the new "
@@ -277,48 +280,51 @@ Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view 
   // The lease: after this, every process maintains the index on every
   // commit (index_registry.h). Also on resume: cheap, and it cannot be
   // known here how long ago the index was registered.
-  Sleep(kStateChangeWaitMs);
+  WaitOutLease(cluster);
 
   std::map<std::string, Checkpoint> cps;
-  Status s = WithCatalog(store, "read backfill checkpoints", Retry::kReadOnly,
+  Status s = WithCatalog(cluster, "read backfill checkpoints", Retry::kReadOnly,
                          [&](soci::session& sql) {
                            cps = LoadCheckpoints(sql, def->entity, def->name);
                            return Status::OK();
                          });
   if (!s.ok()) return s;
 
-  for (size_t shard = 0; shard < store.shards.size(); ++shard) {
-    const std::string& shard_name = store.config.shards[shard];
+  for (size_t shard = 0; shard < cluster.shards.size(); ++shard) {
+    const std::string& shard_name = cluster.config.shards[shard];
     Checkpoint& cp = cps[shard_name];
     while (!cp.done) {
       size_t n = 0;
       std::string last;
-      const auto chunk_began = std::chrono::steady_clock::now();
-      Status chunk_status = BackfillChunk(store, def, shard, chunk, cp.after, false, &n, &last);
+      const auto chunk_began = cluster.env->SteadyNow();
+      Status chunk_status = BackfillChunk(cluster, def, shard, chunk, cp.after, false, &n, &last);
       if (chunk_status.code() == Code::kUniqueViolation) {
         // Again record by record, to name both records (if the conflict
         // went away meanwhile, this pass simply does the chunk).
-        chunk_status = BackfillChunk(store, def, shard, chunk, cp.after, true, &n, &last);
+        chunk_status = BackfillChunk(cluster, def, shard, chunk, cp.after, true, &n, &last);
       }
       if (!chunk_status.ok()) return chunk_status;
-      const auto chunk_held = std::chrono::steady_clock::now() - chunk_began;
+      const auto chunk_held = cluster.env->SteadyNow() - chunk_began;
       if (n > 0) cp.after = last;
       cp.scanned += n;
       cp.done = n < static_cast<size_t>(chunk);
-      s = WithCatalog(store, "save backfill checkpoint", Retry::kWrite, [&](soci::session& sql) {
+      s = WithCatalog(cluster, "save backfill checkpoint", Retry::kWrite, [&](soci::session& sql) {
         SaveCheckpoint(sql, def->entity, def->name, shard_name, cp);
         return Status::OK();
       });
       if (!s.ok()) return s;
-      if (options.progress) options.progress(MakeStatus(store, *def, IndexState::kWriteOnly, cps));
+      if (options.progress) options.progress(MakeStatus(cluster, *def, IndexState::kWriteOnly, cps));
       // Leave the databases to foreground writers for a while (duty cycle).
-      if (!cp.done) std::this_thread::sleep_for(chunk_held * ((1.0 - duty) / duty));
+      if (!cp.done) {
+        cluster.env->SleepFor(std::chrono::duration_cast<std::chrono::microseconds>(
+            chunk_held * ((1.0 - duty) / duty)));
+      }
     }
   }
 
   // Ready, unless a drop started meanwhile (never resurrect a dropping index).
   long long changed = 0;
-  s = WithCatalog(store, "mark index ready", Retry::kWrite, [&](soci::session& sql) {
+  s = WithCatalog(cluster, "mark index ready", Retry::kWrite, [&](soci::session& sql) {
     std::string e = def->entity, n = def->name;
     soci::statement st = (sql.prepare << "UPDATE ls_indexes SET state = 'ready' WHERE entity = :e "
                                          "AND name = :n AND state = 'write_only'",
@@ -329,19 +335,19 @@ Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view 
   });
   if (!s.ok()) return s;
   if (changed == 0) {
-    Result<CatalogEntry> now = LoadCatalogEntry(store, entity, index);
+    Result<CatalogEntry> now = LoadCatalogEntry(cluster, entity, index);
     if (!now.ok()) return now.status();
     if (!now->registered || now->state != IndexState::kReady) {
       return Status::InvalidArgument("index " + def->FullName() +
                                      " was dropped while it was being built");
     }
   }
-  RefreshRegistry(store);
+  RefreshRegistry(registry);
   return Status::OK();
 }
 
-Status DropIndex(Store::Impl& store, std::string_view entity, std::string_view index) {
-  Result<CatalogEntry> entry = LoadCatalogEntry(store, entity, index);
+Status DropIndex(cluster::Cluster& cluster, IndexRegistry* registry, std::string_view entity, std::string_view index) {
+  Result<CatalogEntry> entry = LoadCatalogEntry(cluster, entity, index);
   if (!entry.ok()) return entry.status();
   if (!entry->registered) {
     return Status::InvalidArgument("unknown index " + Name(entity, index) +
@@ -349,43 +355,43 @@ Status DropIndex(Store::Impl& store, std::string_view entity, std::string_view i
   }
   const std::shared_ptr<const IndexDef> def = entry->def;
   if (entry->state != IndexState::kDropping) {
-    Status s = WithCatalog(store, "mark index dropping", Retry::kWrite, [&](soci::session& sql) {
+    Status s = WithCatalog(cluster, "mark index dropping", Retry::kWrite, [&](soci::session& sql) {
       SetIndexState(sql, def->entity, def->name, IndexState::kDropping);
       return Status::OK();
     });
     if (!s.ok()) return s;
-    RefreshRegistry(store);
+    RefreshRegistry(registry);
   }
   // By the lease, once this wait is over no process writes to the tables
   // (an interrupted drop waits again: it cannot know how long ago it began).
-  Sleep(kStateChangeWaitMs);
+  WaitOutLease(cluster);
   for (const std::string& db : def->databases) {
-    ConnectionPool& pool = store.Pool(db);
-    Status s = store.WithConnection(pool, "drop index table " + def->FullName(), Retry::kWrite,
+    ConnectionPool& pool = cluster.Pool(db);
+    Status s = cluster.WithConnection(pool, "drop index table " + def->FullName(), Retry::kWrite,
                                     [&](Connection& c) {
                                       DropIndexTable(c.sql(), *def);
                                       return Status::OK();
                                     });
     if (!s.ok()) return s;
   }
-  Status s = WithCatalog(store, "remove index " + def->FullName(), Retry::kWrite,
+  Status s = WithCatalog(cluster, "remove index " + def->FullName(), Retry::kWrite,
                          [&](soci::session& sql) {
                            RemoveIndex(sql, def->entity, def->name);
                            return Status::OK();
                          });
   if (!s.ok()) return s;
-  RefreshRegistry(store);
+  RefreshRegistry(registry);
   return Status::OK();
 }
 
-Status IndexRecordsLocked(Store::Impl& store, const std::shared_ptr<const IndexDef>& def,
+Status IndexRecordsLocked(cluster::Cluster& cluster, const std::shared_ptr<const IndexDef>& def,
                           size_t shard, const std::vector<std::string>& ids,
                           const std::unordered_set<std::string>* only,
                           std::vector<std::string>* produced) {
-  ConnectionPool& pool = *store.shards[shard];
+  ConnectionPool& pool = *cluster.shards[shard];
   const std::string& entity = def->entity;
   const std::vector<LiveIndex> live{{def, IndexState::kWriteOnly}};
-  return store.WithConnection(
+  return cluster.WithConnection(
       pool, "index repair of " + def->FullName(), Retry::kWrite, [&](Connection& c) {
         if (produced) produced->clear();
         return backend::InWriteTransaction(c, pool.dialect(), [&]() -> Status {
@@ -406,7 +412,7 @@ Status IndexRecordsLocked(Store::Impl& store, const std::shared_ptr<const IndexD
               ops.push_back(std::move(op));
             }
           }
-          if (Status s = InsertRows(store, ops, shard, &c); !s.ok()) return s;
+          if (Status s = InsertRows(cluster, ops, shard, &c); !s.ok()) return s;
           if (produced) {
             for (const RowOp& op : ops) produced->push_back(EncodeHit(op.row, op.id));
           }

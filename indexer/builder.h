@@ -5,7 +5,7 @@
 //
 // Backfill, and why it is safe while other processes write:
 //  - The index is registered write_only first, then BuildIndex sleeps
-//    kStateChangeWaitMs. By the lease (index_registry.h), every commit made
+//    the lease wait (LeaseTimings::state_change_wait). By the lease (index_registry.h), every commit made
 //    after that sleep by any process maintains the index itself; every
 //    earlier commit is visible to the backfill, which starts after it.
 //  - Each chunk is ONE write transaction on the record shard: the next
@@ -34,7 +34,8 @@
 #include "indexer/index_def.h"
 #include "libshard/index.h"
 #include "libshard/status.h"
-#include "store_impl.h"
+#include "cluster/cluster.h"
+#include "indexer/index_registry.h"
 
 namespace libshard::indexer {
 
@@ -42,7 +43,7 @@ namespace libshard::indexer {
 // progress: shards_total = record shards of this config, shards_done =
 // checkpoints marked done (all shards for a ready index), records_scanned
 // = the sum over the checkpoints. Ordered by entity, then index.
-Result<std::vector<IndexStatus>> IndexStatuses(Store::Impl& store);
+Result<std::vector<IndexStatus>> IndexStatuses(cluster::Cluster& cluster);
 
 // See the header comment. kInvalidArgument for an index neither the catalog
 // nor this config knows, or one being dropped; kUniqueViolation (index left
@@ -50,13 +51,13 @@ Result<std::vector<IndexStatus>> IndexStatuses(Store::Impl& store);
 // value of a unique index. An exception thrown by options.progress
 // propagates out of BuildIndex; it is called after the chunk's checkpoint
 // was saved, so calling BuildIndex again resumes after that chunk.
-Status BuildIndex(Store::Impl& store, std::string_view entity, std::string_view index,
+Status BuildIndex(cluster::Cluster& cluster, IndexRegistry* registry, std::string_view entity, std::string_view index,
                   const BuildOptions& options);
 
-// dropping → wait kStateChangeWaitMs → drop the tables → remove the catalog
+// dropping → wait the lease wait (LeaseTimings::state_change_wait) → drop the tables → remove the catalog
 // rows. An index already in `dropping` (a drop that was interrupted) is
 // finished. kInvalidArgument when the catalog does not know the index.
-Status DropIndex(Store::Impl& store, std::string_view entity, std::string_view index);
+Status DropIndex(cluster::Cluster& cluster, IndexRegistry* registry, std::string_view entity, std::string_view index);
 
 // --- shared with verify.cc ----------------------------------------------
 
@@ -68,7 +69,7 @@ struct CatalogEntry {
 
 // The catalog's definition and state of one index (registered = false when
 // absent). The map function of a C++ index comes from this store's config.
-Result<CatalogEntry> LoadCatalogEntry(Store::Impl& store, std::string_view entity,
+Result<CatalogEntry> LoadCatalogEntry(cluster::Cluster& cluster, std::string_view entity,
                                       std::string_view index);
 
 // Locks the records `ids` (all on record shard `shard`) in one write
@@ -76,7 +77,7 @@ Result<CatalogEntry> LoadCatalogEntry(Store::Impl& store, std::string_view entit
 // documents produce (absent records are skipped) — only those whose
 // EncodeHit is in `*only`, when given. `*produced`, when not null,
 // receives EncodeHit of every row passed to InsertRows.
-Status IndexRecordsLocked(Store::Impl& store, const std::shared_ptr<const IndexDef>& def,
+Status IndexRecordsLocked(cluster::Cluster& cluster, const std::shared_ptr<const IndexDef>& def,
                           size_t shard, const std::vector<std::string>& ids,
                           const std::unordered_set<std::string>* only,
                           std::vector<std::string>* produced);

@@ -17,8 +17,12 @@ const LiveIndex* IndexView::Find(std::string_view entity, std::string_view name)
   return nullptr;
 }
 
-IndexRegistry::IndexRegistry(backend::ConnectionPool& catalog, const ClusterConfig& config)
-    : catalog_(catalog), config_(config), view_(std::make_shared<IndexView>()) {
+IndexRegistry::IndexRegistry(cluster::ConnectionPool& catalog, const ClusterConfig& config,
+                             std::shared_ptr<cluster::Env> env)
+    : catalog_(catalog), env_(std::move(env)), timings_(env_->lease()), config_(config) {
+  auto empty = std::make_shared<IndexView>();
+  empty->env = env_.get();  // never fresh: expires at the epoch
+  view_ = std::move(empty);
   for (const EntityConfig& e : config.entities) {
     for (const IndexConfig& i : e.indexes) {
       if (i.map) code_maps_[e.name + "." + i.name] = i.map;
@@ -38,8 +42,10 @@ IndexRegistry::~IndexRegistry() {
 Status IndexRegistry::Refresh() {
   std::lock_guard<std::mutex> refresh_lock(refresh_mu_);
   auto view = std::make_shared<IndexView>();
-  view->read_at = std::chrono::steady_clock::now();
-  Result<backend::ConnectionPool::Lease> lease = catalog_.Acquire();
+  view->env = env_.get();
+  view->read_at = env_->SteadyNow();
+  view->expires = view->read_at + timings_.lease;
+  Result<cluster::ConnectionPool::Lease> lease = catalog_.Acquire();
   if (!lease.ok()) return lease.status();
   std::vector<CatalogIndex> indexes;
   try {
@@ -67,7 +73,7 @@ void IndexRegistry::StartBackgroundRefresh() {
   refresher_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(kRefreshMs));
+      stop_cv_.wait_for(lock, timings_.refresh);
       if (stopping_) break;
       lock.unlock();
       (void)Refresh();  // failures age the view; writers see it expire
@@ -82,13 +88,14 @@ Result<std::shared_ptr<const IndexView>> IndexRegistry::Current() {
     std::lock_guard<std::mutex> lock(mu_);
     view = view_;
   }
-  auto age = std::chrono::steady_clock::now() - view->read_at;
-  if (age < std::chrono::milliseconds(2 * kRefreshMs)) return view;
+  // Fresh enough unless the background refresh has missed a beat.
+  if (env_->SteadyNow() - view->read_at < 2 * timings_.refresh) return view;
   Status s = Refresh();
   std::lock_guard<std::mutex> lock(mu_);
   if (!view_->Fresh()) {
     return Status::Unavailable("cannot confirm index states: the catalog has not been readable "
-                               "for over " + std::to_string(kLeaseMs) + " ms (" + s.message() + ")");
+                               "for over " + std::to_string(timings_.lease.count()) + " ms (" +
+                               s.message() + ")");
   }
   return view_;
 }

@@ -2,7 +2,8 @@
 // the catalog and refreshed in the background.
 //
 // The lease (the invariant online builds rely on): a writer commits a
-// record only while its view is younger than kLeaseMs, measured from the
+// record only while its view is younger than the lease (Env::lease(), 3 s by
+// default; tests shorten it through their Env), measured from the
 // moment the catalog read *began*. BuildIndex registers an index as
 // write_only and then waits longer than kLeaseMs before it backfills, so
 // every commit made by a process that had not yet seen the index happened
@@ -21,16 +22,12 @@
 #include <thread>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
+#include "cluster/env.h"
 #include "indexer/index_catalog.h"
 #include "libshard/config.h"
 
 namespace libshard::indexer {
-
-inline constexpr int kRefreshMs = 500;
-inline constexpr int kLeaseMs = 3000;
-// How long a builder/dropper waits after changing a state.
-inline constexpr int kStateChangeWaitMs = kLeaseMs + kRefreshMs;
 
 struct LiveIndex {
   std::shared_ptr<const IndexDef> def;
@@ -40,23 +37,25 @@ struct LiveIndex {
 
 struct IndexView {
   std::map<std::string, std::vector<LiveIndex>, std::less<>> by_entity;
-  std::chrono::steady_clock::time_point read_at;  // when the catalog read began
+  cluster::SteadyTime read_at{};  // when the catalog read began (Env's clock)
+  cluster::SteadyTime expires{};  // read_at + the lease
+  const cluster::Env* env = nullptr;
   // Indexes of an entity (all states); empty when none.
   const std::vector<LiveIndex>& For(std::string_view entity) const;
   const LiveIndex* Find(std::string_view entity, std::string_view name) const;
-  bool Fresh() const {
-    return std::chrono::steady_clock::now() - read_at < std::chrono::milliseconds(kLeaseMs);
-  }
+  // May a write still commit with this view? (the lease)
+  bool Fresh() const { return env != nullptr && env->SteadyNow() < expires; }
 };
 
 class IndexRegistry {
  public:
-  IndexRegistry(backend::ConnectionPool& catalog, const ClusterConfig& config);
+  IndexRegistry(cluster::ConnectionPool& catalog, const ClusterConfig& config,
+                std::shared_ptr<cluster::Env> env);
   ~IndexRegistry();
 
   // Reads the catalog now. The view keeps its previous content on error.
   Status Refresh();
-  // Refreshes every kRefreshMs until destroyed.
+  // Refreshes every Env::lease().refresh until destroyed.
   void StartBackgroundRefresh();
   // A view fresh enough to write with (refreshing synchronously when the
   // background refresh has fallen behind); kUnavailable if the catalog
@@ -64,7 +63,9 @@ class IndexRegistry {
   Result<std::shared_ptr<const IndexView>> Current();
 
  private:
-  backend::ConnectionPool& catalog_;
+  cluster::ConnectionPool& catalog_;
+  std::shared_ptr<cluster::Env> env_;
+  cluster::LeaseTimings timings_;
   const ClusterConfig& config_;  // owned by the Store, outlives the registry
   // C++ map functions of this process, by "entity.index".
   std::map<std::string, IndexMapFunction> code_maps_;

@@ -15,8 +15,8 @@ namespace libshard::indexer {
 namespace {
 
 using backend::Connection;
-using backend::ConnectionPool;
-using Retry = Store::Impl::Retry;
+using cluster::ConnectionPool;
+using Retry = cluster::Cluster::Retry;
 
 std::string OpKey(const RowOp& op) { return op.index->cache_key + '\n' + EncodeHit(op.row, op.id); }
 
@@ -54,18 +54,18 @@ bool ProducesRow(Connection& c, const backend::Dialect& d, const IndexDef& def,
 // A unique row is held by `holder`. With the holder's record locked, either
 // it still produces the row (live: *live = true) or the row is dangling and
 // is deleted so the caller can take the value.
-Status ResolveHolder(Store::Impl& store, const RowOp& op, const std::string& holder,
+Status ResolveHolder(cluster::Cluster& cluster, const RowOp& op, const std::string& holder,
                      size_t own_shard, Connection* own_conn, bool* live) {
-  size_t shard = store.ShardOf(holder);
-  ConnectionPool& shard_pool = *store.shards[shard];
+  size_t shard = cluster.ShardOf(holder);
+  ConnectionPool& shard_pool = *cluster.shards[shard];
   auto check = [&](Connection& c) -> Status {
     *live = ProducesRow(c, shard_pool.dialect(), *op.index, holder, op.row);
     if (*live) return Status::OK();
     RowOp dangling{op.index, op.row, holder};
-    return DeleteRows(store, {dangling});
+    return DeleteRows(cluster, {dangling});
   };
   if (shard == own_shard && own_conn != nullptr) return check(*own_conn);
-  return store.WithConnection(shard_pool, "check unique holder", Retry::kWrite,
+  return cluster.WithConnection(shard_pool, "check unique holder", Retry::kWrite,
                               [&](Connection& c) {
                                 return backend::InWriteTransaction(c, shard_pool.dialect(),
                                                                    [&] { return check(c); });
@@ -76,13 +76,13 @@ Status ResolveHolder(Store::Impl& store, const RowOp& op, const std::string& hol
 // tells whether this call inserted the row (false when the row was already
 // ours, left by an earlier crashed write), so that a later failure of the
 // same write takes back only what the write itself claimed.
-Status InsertUnique(Store::Impl& store, ConnectionPool& pool, const RowOp& op, size_t own_shard,
+Status InsertUnique(cluster::Cluster& cluster, ConnectionPool& pool, const RowOp& op, size_t own_shard,
                     Connection* own_conn, bool* claimed) {
   *claimed = false;
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::string holder;
     bool held = false;
-    Status s = store.WithConnection(pool, "index insert", Retry::kReadOnly, [&](Connection& c) {
+    Status s = cluster.WithConnection(pool, "index insert", Retry::kReadOnly, [&](Connection& c) {
       IndexWriter& w = Writer(c, pool.dialect(), *op.index);
       try {
         w.Insert(op.row, op.id);
@@ -101,7 +101,7 @@ Status InsertUnique(Store::Impl& store, ConnectionPool& pool, const RowOp& op, s
       return Status::OK();  // our own row, left by an earlier attempt
     }
     bool live = false;
-    if (Status r = ResolveHolder(store, op, holder, own_shard, own_conn, &live); !r.ok()) return r;
+    if (Status r = ResolveHolder(cluster, op, holder, own_shard, own_conn, &live); !r.ok()) return r;
     if (live) {
       std::string value;
       for (const Document& v : op.row) value += (value.empty() ? "" : ", ") + v.ToJson();
@@ -141,11 +141,11 @@ void Diff(const std::vector<RowOp>& old_rows, const std::vector<RowOp>& new_rows
   }
 }
 
-Status InsertRows(Store::Impl& store, const std::vector<RowOp>& rows, size_t own_shard,
+Status InsertRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows, size_t own_shard,
                   Connection* own_conn) {
   std::vector<RowOp> inserted;  // unique rows, to take back on a violation
   for (auto& [database, ops] : ByDatabase(rows)) {
-    ConnectionPool& pool = store.Pool(database);
+    ConnectionPool& pool = cluster.Pool(database);
     std::vector<const RowOp*> plain;
     for (const RowOp* op : ops) {
       if (!op->index->unique) {
@@ -153,17 +153,17 @@ Status InsertRows(Store::Impl& store, const std::vector<RowOp>& rows, size_t own
         continue;
       }
       bool claimed = false;
-      Status s = InsertUnique(store, pool, *op, own_shard, own_conn, &claimed);
+      Status s = InsertUnique(cluster, pool, *op, own_shard, own_conn, &claimed);
       if (!s.ok()) {
         // Rows of the non-unique indexes are idempotent and harmless; the
         // unique values this write claimed must be released at once.
-        (void)DeleteRows(store, inserted);
+        (void)DeleteRows(cluster, inserted);
         return s;
       }
       if (claimed) inserted.push_back(*op);
     }
     if (plain.empty()) continue;
-    Status s = store.WithConnection(pool, "index insert", Retry::kWrite, [&](Connection& c) {
+    Status s = cluster.WithConnection(pool, "index insert", Retry::kWrite, [&](Connection& c) {
       auto insert_all = [&] {
         for (const RowOp* op : plain) Writer(c, pool.dialect(), *op->index).Insert(op->row, op->id);
         return Status::OK();
@@ -173,17 +173,21 @@ Status InsertRows(Store::Impl& store, const std::vector<RowOp>& rows, size_t own
       return backend::InWriteTransaction(c, pool.dialect(), insert_all);
     });
     if (!s.ok()) {
-      (void)DeleteRows(store, inserted);
+      (void)DeleteRows(cluster, inserted);
       return s;
     }
+    // Metrics: rows now committed (the plain rows of earlier databases
+    // stay even if a later one fails, so they are counted here).
+    for (const RowOp* op : plain) cluster.index_rows.Add(op->index->entity, op->index->name, 1);
   }
+  for (const RowOp& op : inserted) cluster.index_rows.Add(op.index->entity, op.index->name, 1);
   return Status::OK();
 }
 
-Status DeleteRows(Store::Impl& store, const std::vector<RowOp>& rows) {
+Status DeleteRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows) {
   for (auto& [database, ops] : ByDatabase(rows)) {
-    ConnectionPool& pool = store.Pool(database);
-    Status s = store.WithConnection(pool, "index delete", Retry::kWrite, [&](Connection& c) {
+    ConnectionPool& pool = cluster.Pool(database);
+    Status s = cluster.WithConnection(pool, "index delete", Retry::kWrite, [&](Connection& c) {
       auto delete_all = [&] {
         for (const RowOp* op : ops) Writer(c, pool.dialect(), *op->index).Delete(op->row, op->id);
         return Status::OK();
@@ -196,12 +200,12 @@ Status DeleteRows(Store::Impl& store, const std::vector<RowOp>& rows) {
   return Status::OK();
 }
 
-Status DeleteStaleRows(Store::Impl& store, std::string_view entity, size_t shard,
+Status DeleteStaleRows(cluster::Cluster& cluster, std::string_view entity, size_t shard,
                        const std::vector<RowOp>& stale) {
   if (stale.empty()) return Status::OK();
-  ConnectionPool& pool = *store.shards[shard];
+  ConnectionPool& pool = *cluster.shards[shard];
   const std::string e(entity);
-  return store.WithConnection(pool, "index cleanup", Retry::kWrite, [&](Connection& c) {
+  return cluster.WithConnection(pool, "index cleanup", Retry::kWrite, [&](Connection& c) {
     return backend::InWriteTransaction(c, pool.dialect(), [&] {
       auto& lock = c.Cached<records::LockRowStatement>(records::LockRowStatement::Key(e), [&] {
         return std::make_unique<records::LockRowStatement>(c.sql(), pool.dialect(), e);
@@ -228,7 +232,7 @@ Status DeleteStaleRows(Store::Impl& store, std::string_view entity, size_t shard
       for (const RowOp& op : stale) {
         if (!current.count(OpKey(op))) to_delete.push_back(op);
       }
-      return DeleteRows(store, to_delete);
+      return DeleteRows(cluster, to_delete);
     });
   });
 }

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "indexer/index_registry.h"
 #include "libshard/status.h"
-#include "store_impl.h"
+#include "cluster/cluster.h"
 
 namespace libshard::indexer {
 
@@ -47,14 +47,14 @@ void Diff(const std::vector<RowOp>& old_rows, const std::vector<RowOp>& new_rows
 // holder lives there): a holder that no longer produces the row loses it;
 // a live holder makes this fail with kUniqueViolation, after the rows this
 // call inserted are removed again.
-Status InsertRows(Store::Impl& store, const std::vector<RowOp>& rows, size_t own_shard,
+Status InsertRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows, size_t own_shard,
                   backend::Connection* own_conn);
 
 // Deletes rows unconditionally (caller guarantees they are not needed).
-Status DeleteRows(Store::Impl& store, const std::vector<RowOp>& rows);
+Status DeleteRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows);
 
 // Step 2 above, for rows of records that all live on `shard`.
-Status DeleteStaleRows(Store::Impl& store, std::string_view entity, size_t shard,
+Status DeleteStaleRows(cluster::Cluster& cluster, std::string_view entity, size_t shard,
                        const std::vector<RowOp>& stale);
 
 }  // namespace libshard::indexer

@@ -1,6 +1,8 @@
 // The query engine: see query.h for the algorithm.
 #include "indexer/query.h"
 
+#include "records/record_reads.h"
+
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -18,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "backend/dialect.h"
 #include "indexer/index_def.h"
 #include "indexer/index_registry.h"
@@ -29,7 +31,7 @@ namespace libshard::indexer {
 namespace {
 
 using backend::Connection;
-using backend::ConnectionPool;
+using cluster::ConnectionPool;
 using backend::Dialect;
 
 // Most index rows one SQL batch reads from one database.
@@ -271,10 +273,10 @@ std::string KeysetCondition(const Plan& plan, const Hit& after, SqlBuilder* b) {
 }
 
 // Reads up to `batch` index rows of one database after `after`, in order.
-Status ReadBatch(Store::Impl& store, const Plan& plan, ConnectionPool& pool,
+Status ReadBatch(cluster::Cluster& cluster, const Plan& plan, ConnectionPool& pool,
                  const std::optional<Hit>& after, size_t batch, std::vector<Hit>* out) {
   const IndexDef& def = *plan.def;
-  return store.WithConnection(pool, "query", Store::Impl::Retry::kReadOnly,
+  return cluster.WithConnection(pool, "query", cluster::Cluster::Retry::kReadOnly,
                               [&](Connection& c) {
     out->clear();
     const Dialect& d = pool.dialect();
@@ -334,9 +336,9 @@ struct Stream {
   bool exhausted = false;
 };
 
-Status Fill(Store::Impl& store, const Plan& plan, Stream& s, size_t batch) {
+Status Fill(cluster::Cluster& cluster, const Plan& plan, Stream& s, size_t batch) {
   std::vector<Hit> rows;
-  if (Status st = ReadBatch(store, plan, *s.pool, s.after, batch, &rows); !st.ok()) return st;
+  if (Status st = ReadBatch(cluster, plan, *s.pool, s.after, batch, &rows); !st.ok()) return st;
   // The merge and the cursor rely on SQL and C++ agreeing on the order.
   for (size_t i = 0; i < rows.size(); ++i) {
     const Hit* prev = i > 0 ? &rows[i - 1] : (s.after ? &*s.after : nullptr);
@@ -352,12 +354,12 @@ Status Fill(Store::Impl& store, const Plan& plan, Stream& s, size_t batch) {
 }
 
 // Reads the next batch of every stream in `need`, databases in parallel.
-Status FillAll(Store::Impl& store, const Plan& plan, const std::vector<Stream*>& need,
+Status FillAll(cluster::Cluster& cluster, const Plan& plan, const std::vector<Stream*>& need,
                size_t batch) {
   std::vector<Status> results(need.size());
   auto run = [&](size_t i) {
     try {
-      results[i] = Fill(store, plan, *need[i], batch);
+      results[i] = Fill(cluster, plan, *need[i], batch);
     } catch (const std::exception& e) {
       results[i] = Status::Internal(std::string("query: ") + e.what());
     }
@@ -367,7 +369,7 @@ Status FillAll(Store::Impl& store, const Plan& plan, const std::vector<Stream*>&
   } else {
     std::vector<std::function<void()>> tasks;
     for (size_t i = 0; i < need.size(); ++i) tasks.push_back([&run, i] { run(i); });
-    store.workers.RunAll(std::move(tasks));
+    cluster.workers.RunAll(std::move(tasks));
   }
   Status first;
   for (Status& s : results) {
@@ -379,7 +381,7 @@ Status FillAll(Store::Impl& store, const Plan& plan, const std::vector<Stream*>&
 
 // Keeps the candidates whose record exists, still produces that exact row,
 // and satisfies the conditions; appends their records in candidate order.
-Status Recheck(Store::Impl& store, const Plan& plan, const std::vector<Hit>& candidates,
+Status Recheck(cluster::Cluster& cluster, const Plan& plan, const std::vector<Hit>& candidates,
                std::vector<Record>* out) {
   std::vector<Id> ids;
   std::unordered_set<std::string_view> seen;
@@ -387,7 +389,7 @@ Status Recheck(Store::Impl& store, const Plan& plan, const std::vector<Hit>& can
     if (!CheckId(plan.entity, h.id).ok()) continue;  // cannot be a record: dangling
     if (seen.insert(h.id).second) ids.push_back(h.id);
   }
-  Result<std::vector<Record>> records = store.GetMany(plan.entity, ids);
+  Result<std::vector<Record>> records = records::GetMany(cluster, plan.entity, ids);
   if (!records.ok()) return records.status();
   std::unordered_map<std::string_view, Record*> by_id;
   for (Record& r : *records) by_id.emplace(r.id, &r);
@@ -432,12 +434,12 @@ std::string IndexNames(const IndexView& view, std::string_view entity) {
   return names.empty() ? "none" : names;
 }
 
-Result<Plan> MakePlan(Store::Impl& store, std::string_view entity, const Query& q,
+Result<Plan> MakePlan(cluster::Cluster& cluster, std::string_view entity, const Query& q,
                       const IndexView& view) {
   const std::string full = std::string(entity) + "." + q.index;
   const LiveIndex* li = view.Find(entity, q.index);
   if (li == nullptr) {
-    const EntityConfig* e = store.config.FindEntity(entity);
+    const EntityConfig* e = cluster.config.FindEntity(entity);
     if (e != nullptr && e->FindIndex(q.index) != nullptr) {
       return Status::InvalidArgument("index " + full +
                                      " is declared in the config but not registered in the "
@@ -518,12 +520,11 @@ Result<Plan> MakePlan(Store::Impl& store, std::string_view entity, const Query& 
 
 }  // namespace
 
-Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Query& q) {
-  if (Status s = store.CheckEntity(entity); !s.ok()) return s;
-  if (!store.indexes) return Status::Internal("the index registry of this store is not open");
-  Result<std::shared_ptr<const IndexView>> view = store.indexes->Current();
+Result<QueryPage> RunQuery(cluster::Cluster& cluster, IndexRegistry& registry, std::string_view entity, const Query& q) {
+  if (Status s = cluster.CheckEntity(entity); !s.ok()) return s;
+  Result<std::shared_ptr<const IndexView>> view = registry.Current();
   if (!view.ok()) return view.status();
-  Result<Plan> planned = MakePlan(store, entity, q, **view);
+  Result<Plan> planned = MakePlan(cluster, entity, q, **view);
   if (!planned.ok()) return planned.status();
   const Plan& plan = *planned;
   const IndexDef& def = *plan.def;
@@ -564,8 +565,8 @@ Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Qu
 
   std::vector<Stream> streams;
   for (size_t db : databases) {
-    auto it = store.pools.find(def.databases[db]);
-    if (it == store.pools.end()) {
+    auto it = cluster.pools.find(def.databases[db]);
+    if (it == cluster.pools.end()) {
       return Status::InvalidConfig("index " + def.FullName() + " lives on database '" +
                                    def.databases[db] +
                                    "', which the config of this process does not declare");
@@ -588,7 +589,7 @@ Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Qu
       if (s.buffer.empty() && !s.exhausted) need.push_back(&s);
     }
     if (!need.empty()) {
-      if (Status s = FillAll(store, plan, need, batch); !s.ok()) return s;
+      if (Status s = FillAll(cluster, plan, need, batch); !s.ok()) return s;
     }
     if (page.records.size() >= plan.limit) break;
 
@@ -613,7 +614,7 @@ Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Qu
     }
     if (candidates.empty()) break;  // every stream is exhausted
     last = candidates.back();
-    if (Status s = Recheck(store, plan, candidates, &page.records); !s.ok()) return s;
+    if (Status s = Recheck(cluster, plan, candidates, &page.records); !s.ok()) return s;
   }
 
   bool more = std::any_of(streams.begin(), streams.end(),

@@ -30,14 +30,15 @@
 
 #include <string_view>
 
+#include "cluster/cluster.h"
+#include "indexer/index_registry.h"
 #include "libshard/store.h"
-#include "store_impl.h"
 
 namespace libshard::indexer {
 
 // Most records one query page may return (Query::limit is 1..kMaxQueryLimit).
 inline constexpr int kMaxQueryLimit = 10000;
 
-Result<QueryPage> RunQuery(Store::Impl& store, std::string_view entity, const Query& q);
+Result<QueryPage> RunQuery(cluster::Cluster& cluster, IndexRegistry& registry, std::string_view entity, const Query& q);
 
 }  // namespace libshard::indexer

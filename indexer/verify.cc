@@ -1,6 +1,8 @@
 // Verify and repair of one index (see verify.h).
 #include "indexer/verify.h"
 
+#include "records/record_reads.h"
+
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -20,8 +22,8 @@ namespace libshard::indexer {
 namespace {
 
 using backend::Connection;
-using backend::ConnectionPool;
-using Retry = Store::Impl::Retry;
+using cluster::ConnectionPool;
+using Retry = cluster::Cluster::Retry;
 using HitSet = std::unordered_set<std::string>;
 
 // Ids per transaction when repair locks records to insert their rows.
@@ -83,24 +85,24 @@ class RowProbe : public backend::Prepared {
 
 class Checker {
  public:
-  Checker(Store::Impl& store, std::shared_ptr<const IndexDef> def)
-      : store_(store), def_(std::move(def)), live_{{def_, IndexState::kWriteOnly}} {}
+  Checker(cluster::Cluster& cluster, std::shared_ptr<const IndexDef> def)
+      : cluster_(cluster), def_(std::move(def)), live_{{def_, IndexState::kWriteOnly}} {}
 
   // The expected hits of every record, all shards in parallel.
   Status Expected(HitSet* expected) {
     std::mutex mu;
-    std::vector<size_t> all(store_.shards.size());
+    std::vector<size_t> all(cluster_.shards.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    const int chunk = std::max(1, store_.options.scan_chunk);
+    const int chunk = std::max(1, cluster_.options.scan_chunk);
     const std::string& entity = def_->entity;
-    return store_.ForEachShard(all, [&](size_t shard) -> Status {
-      ConnectionPool& pool = *store_.shards[shard];
+    return cluster_.ForEachShard(all, [&](size_t shard) -> Status {
+      ConnectionPool& pool = *cluster_.shards[shard];
       HitSet local;
       std::string after;  // ids are never empty: "" sorts first
       std::vector<RawRecord> raw;
       for (;;) {
         size_t n = 0;
-        Status s = store_.WithConnection(pool, "verify scan", Retry::kReadOnly,
+        Status s = cluster_.WithConnection(pool, "verify scan", Retry::kReadOnly,
                                          [&](Connection& c) {
           auto& scan = c.Cached<records::ScanStatement>(
               records::ScanStatement::Key(entity, chunk), [&] {
@@ -135,9 +137,9 @@ class Checker {
   // Every row of the index table on database `k`: `hits` on the right
   // database, `misplaced` on a database DatabaseFor does not pick.
   Status Actual(size_t k, std::vector<std::string>* hits, std::vector<std::string>* misplaced) {
-    ConnectionPool& pool = store_.Pool(def_->databases[k]);
+    ConnectionPool& pool = cluster_.Pool(def_->databases[k]);
     const bool sharded = def_->databases.size() > 1;
-    return store_.WithConnection(pool, "verify read index", Retry::kReadOnly, [&](Connection& c) {
+    return cluster_.WithConnection(pool, "verify read index", Retry::kReadOnly, [&](Connection& c) {
       hits->clear();
       misplaced->clear();
       const backend::Dialect& d = pool.dialect();
@@ -245,13 +247,13 @@ class Checker {
   // Inserts the missing rows under their records' locks; returns how many.
   Result<uint64_t> InsertMissing(const std::vector<std::string>& missing) {
     HitSet only(missing.begin(), missing.end());
-    std::vector<std::vector<std::string>> ids_by_shard(store_.shards.size());
+    std::vector<std::vector<std::string>> ids_by_shard(cluster_.shards.size());
     std::unordered_set<std::string> seen;
     for (const std::string& h : missing) {
       Result<Hit> hit = DecodeHit(h);
       if (!hit.ok()) return hit.status();
       if (!seen.insert(hit->id).second) continue;
-      ids_by_shard[store_.ShardOf(hit->id)].push_back(hit->id);
+      ids_by_shard[cluster_.ShardOf(hit->id)].push_back(hit->id);
     }
     uint64_t fixed = 0;
     for (size_t shard = 0; shard < ids_by_shard.size(); ++shard) {
@@ -260,7 +262,7 @@ class Checker {
         std::vector<std::string> batch(
             ids.begin() + start, ids.begin() + std::min(ids.size(), start + kRepairBatch));
         std::vector<std::string> produced;
-        Status s = IndexRecordsLocked(store_, def_, shard, batch, &only, &produced);
+        Status s = IndexRecordsLocked(cluster_, def_, shard, batch, &only, &produced);
         if (!s.ok()) return s;
         fixed += produced.size();
       }
@@ -271,17 +273,17 @@ class Checker {
   // Hands dangling rows to DeleteStaleRows per record shard; returns how
   // many it was given.
   Result<uint64_t> DeleteDangling(const std::vector<std::string>& dangling) {
-    std::vector<std::vector<RowOp>> by_shard(store_.shards.size());
+    std::vector<std::vector<RowOp>> by_shard(cluster_.shards.size());
     for (const std::string& h : dangling) {
       Result<Hit> hit = DecodeHit(h);
       if (!hit.ok()) return hit.status();
-      size_t shard = store_.ShardOf(hit->id);
+      size_t shard = cluster_.ShardOf(hit->id);
       by_shard[shard].push_back({def_, std::move(hit->row), std::move(hit->id)});
     }
     uint64_t fixed = 0;
     for (size_t shard = 0; shard < by_shard.size(); ++shard) {
       if (by_shard[shard].empty()) continue;
-      if (Status s = DeleteStaleRows(store_, def_->entity, shard, by_shard[shard]); !s.ok()) {
+      if (Status s = DeleteStaleRows(cluster_, def_->entity, shard, by_shard[shard]); !s.ok()) {
         return s;
       }
       fixed += by_shard[shard].size();
@@ -299,8 +301,8 @@ class Checker {
     }
     uint64_t fixed = 0;
     for (const auto& [k, hits] : by_db) {
-      ConnectionPool& pool = store_.Pool(def_->databases[k]);
-      Status s = store_.WithConnection(pool, "repair misplaced rows", Retry::kWrite,
+      ConnectionPool& pool = cluster_.Pool(def_->databases[k]);
+      Status s = cluster_.WithConnection(pool, "repair misplaced rows", Retry::kWrite,
                                        [&](Connection& c) {
         return backend::InWriteTransaction(c, pool.dialect(), [&] {
           IndexWriter& w = c.Cached<IndexWriter>(IndexWriter::Key(*def_), [&] {
@@ -341,7 +343,7 @@ class Checker {
     for (size_t start = 0; start < ids.size(); start += kRecheckBatch) {
       std::vector<Id> batch(ids.begin() + start,
                             ids.begin() + std::min(ids.size(), start + kRecheckBatch));
-      Result<std::vector<Record>> recs = store_.GetMany(def_->entity, batch);
+      Result<std::vector<Record>> recs = records::GetMany(cluster_, def_->entity, batch);
       if (!recs.ok()) return recs.status();
       std::vector<RowOp> ops;
       for (const Record& r : *recs) {
@@ -369,8 +371,8 @@ class Checker {
       by_db[k].emplace_back(i, std::move(hit).value());
     }
     for (const auto& [k, list] : by_db) {
-      ConnectionPool& pool = store_.Pool(def_->databases[k]);
-      Status s = store_.WithConnection(pool, "verify recheck", Retry::kReadOnly,
+      ConnectionPool& pool = cluster_.Pool(def_->databases[k]);
+      Status s = cluster_.WithConnection(pool, "verify recheck", Retry::kReadOnly,
                                        [&](Connection& c) {
         RowProbe& probe = c.Cached<RowProbe>(RowProbe::Key(*def_), [&] {
           return std::make_unique<RowProbe>(c.sql(), pool.dialect(), *def_);
@@ -383,15 +385,15 @@ class Checker {
     return Status::OK();
   }
 
-  Store::Impl& store_;
+  cluster::Cluster& cluster_;
   std::shared_ptr<const IndexDef> def_;
   std::vector<LiveIndex> live_;  // just this index, maintained
 };
 
-Result<std::shared_ptr<const IndexDef>> Find(Store::Impl& store, std::string_view entity,
+Result<std::shared_ptr<const IndexDef>> Find(cluster::Cluster& cluster, std::string_view entity,
                                              std::string_view index) {
-  if (Status s = store.CheckEntity(entity); !s.ok()) return s;
-  Result<CatalogEntry> entry = LoadCatalogEntry(store, entity, index);
+  if (Status s = cluster.CheckEntity(entity); !s.ok()) return s;
+  Result<CatalogEntry> entry = LoadCatalogEntry(cluster, entity, index);
   if (!entry.ok()) return entry.status();
   if (!entry->registered) {
     return Status::InvalidArgument("unknown index " + std::string(entity) + "." +
@@ -402,11 +404,11 @@ Result<std::shared_ptr<const IndexDef>> Find(Store::Impl& store, std::string_vie
 
 }  // namespace
 
-Result<VerifyReport> VerifyIndex(Store::Impl& store, std::string_view entity,
+Result<VerifyReport> VerifyIndex(cluster::Cluster& cluster, std::string_view entity,
                                  std::string_view index) {
-  Result<std::shared_ptr<const IndexDef>> def = Find(store, entity, index);
+  Result<std::shared_ptr<const IndexDef>> def = Find(cluster, entity, index);
   if (!def.ok()) return def.status();
-  Checker checker(store, *def);
+  Checker checker(cluster, *def);
   Checker::Comparison cmp;
   if (Status s = checker.Compare(&cmp); !s.ok()) return s;
   if (Status s = checker.Recheck(&cmp); !s.ok()) return s;
@@ -416,11 +418,11 @@ Result<VerifyReport> VerifyIndex(Store::Impl& store, std::string_view entity,
   return report;
 }
 
-Result<VerifyReport> RepairIndex(Store::Impl& store, std::string_view entity,
+Result<VerifyReport> RepairIndex(cluster::Cluster& cluster, std::string_view entity,
                                  std::string_view index) {
-  Result<std::shared_ptr<const IndexDef>> def = Find(store, entity, index);
+  Result<std::shared_ptr<const IndexDef>> def = Find(cluster, entity, index);
   if (!def.ok()) return def.status();
-  Checker checker(store, *def);
+  Checker checker(cluster, *def);
   Checker::Comparison cmp;
   if (Status s = checker.Compare(&cmp); !s.ok()) return s;
   if (Status s = checker.Recheck(&cmp); !s.ok()) return s;

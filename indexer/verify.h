@@ -41,7 +41,7 @@
 
 #include "libshard/index.h"
 #include "libshard/status.h"
-#include "store_impl.h"
+#include "cluster/cluster.h"
 
 namespace libshard::indexer {
 
@@ -49,9 +49,9 @@ namespace libshard::indexer {
 // are then the raw set differences, exact only when writers are quiet).
 inline constexpr size_t kMaxRecheck = 100000;
 
-Result<VerifyReport> VerifyIndex(Store::Impl& store, std::string_view entity,
+Result<VerifyReport> VerifyIndex(cluster::Cluster& cluster, std::string_view entity,
                                  std::string_view index);
-Result<VerifyReport> RepairIndex(Store::Impl& store, std::string_view entity,
+Result<VerifyReport> RepairIndex(cluster::Cluster& cluster, std::string_view entity,
                                  std::string_view index);
 
 }  // namespace libshard::indexer

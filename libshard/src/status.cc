@@ -22,6 +22,8 @@ const char* CodeName(Code code) {
       return "corruption";
     case Code::kInternal:
       return "internal";
+    case Code::kOutcomeUnknown:
+      return "outcome unknown";
   }
   // A Code cast from an out-of-range int; say so rather than crash.
   return "unknown code";

@@ -6,7 +6,8 @@ namespace libshard {
 
 Result<QueryPage> Store::Query(std::string_view entity, const struct Query& query) {
   if (Status s = impl_->CheckEntity(entity); !s.ok()) return s;
-  return indexer::RunQuery(*impl_, entity, query);
+  if (!impl_->indexes) return Status::Internal("the index registry of this store is not open");
+  return indexer::RunQuery(*impl_, *impl_->indexes, entity, query);
 }
 
 }  // namespace libshard

@@ -21,7 +21,7 @@ namespace libshard {
 namespace {
 
 using backend::Connection;
-using backend::ConnectionPool;
+using cluster::ConnectionPool;
 using records::LockRowStatement;
 using records::LockVersionStatement;
 using records::WriteStatements;
@@ -84,7 +84,7 @@ class ShardWriter {
       return std::make_unique<WriteStatements>(c.sql(), d, e);
     });
     std::vector<indexer::RowOp> to_insert;
-    const int64_t now = NowMicros();
+    const int64_t now = store_.NowMicros();
     for (const PendingWrite& w : writes) {
       RawRecord cur;
       bool exists = false;

@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "indexer/index_def.h"
 #include "indexer/index_table.h"
 #include "support/process.h"
@@ -322,7 +322,7 @@ TEST_CASE("index lifecycle from the shell while another process imports") {
   // printed), repair removes them, verify passes.
   {
     const libshard::ClusterConfig& cfg = c.tc.config;
-    libshard::backend::ConnectionPool pool(*cfg.FindDatabase("idx0"), libshard::Options{});
+    libshard::cluster::ConnectionPool pool(*cfg.FindDatabase("idx0"), libshard::Options{});
     auto lease = pool.Acquire();
     REQUIRE(lease.ok());
     const libshard::EntityConfig* ec = cfg.FindEntity(c.posts);

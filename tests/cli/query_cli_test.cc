@@ -23,7 +23,7 @@
 #include <tuple>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "indexer/index_catalog.h"
 #include "support/process.h"
 #include "support/test_cluster.h"
@@ -155,7 +155,7 @@ Cluster MakeQueryCluster() {
   const libshard::DatabaseConfig* catalog = config.FindDatabase(config.catalog);
   REQUIRE(catalog != nullptr);
   if (catalog->backend != libshard::Backend::kSqlite) {
-    libshard::backend::ConnectionPool pool(*catalog, libshard::Options{});
+    libshard::cluster::ConnectionPool pool(*catalog, libshard::Options{});
     auto lease = pool.Acquire();
     REQUIRE(lease.ok());
     for (const libshard::EntityConfig& e : config.entities) {

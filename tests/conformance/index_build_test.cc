@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "conformance/conformance.h"
 #include "indexer/index_catalog.h"
 #include "indexer/index_def.h"
@@ -72,7 +72,7 @@ class IndexDb {
  public:
   IndexDb(const ClusterConfig& config, const std::string& database)
       : pool_(*config.FindDatabase(database), Options{}) {
-    Result<backend::ConnectionPool::Lease> lease = pool_.Acquire();
+    Result<cluster::ConnectionPool::Lease> lease = pool_.Acquire();
     REQUIRE_OK(lease);
     lease_ = std::move(lease).value();
   }
@@ -106,8 +106,8 @@ class IndexDb {
   }
 
  private:
-  backend::ConnectionPool pool_;
-  backend::ConnectionPool::Lease lease_;
+  cluster::ConnectionPool pool_;
+  cluster::ConnectionPool::Lease lease_;
 };
 
 Document TagDoc(int i, int round) {
@@ -519,8 +519,8 @@ TEST_CASE("drop is online; an interrupted drop is finished by dropping again") {
 
   // A drop that stopped after marking the index `dropping`.
   {
-    backend::ConnectionPool catalog(*env.cluster.config.FindDatabase("catalog"), Options{});
-    Result<backend::ConnectionPool::Lease> lease = catalog.Acquire();
+    cluster::ConnectionPool catalog(*env.cluster.config.FindDatabase("catalog"), Options{});
+    Result<cluster::ConnectionPool::Lease> lease = catalog.Acquire();
     REQUIRE_OK(lease);
     indexer::SetIndexState((*lease)->sql(), e, "by_tag", IndexState::kDropping);
   }

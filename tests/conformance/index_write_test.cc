@@ -5,7 +5,7 @@
 // the query engine.
 #include <soci/soci.h>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "conformance/conformance.h"
 #include "indexer/index_def.h"
 #include "indexer/index_table.h"
@@ -39,7 +39,7 @@ long long CountRows(Env& env, const std::string& entity, const std::string& inde
   long long total = 0;
   for (const std::string& db_name : cfg->databases) {
     const DatabaseConfig* db = env->config().FindDatabase(db_name);
-    backend::ConnectionPool pool(*db, Options{});
+    cluster::ConnectionPool pool(*db, Options{});
     auto lease = pool.Acquire();
     REQUIRE(lease.ok());
     const backend::Dialect& d = pool.dialect();
@@ -130,7 +130,7 @@ TEST_CASE("unique index: a dangling row does not block its value") {
   const std::string users = env.Entity("users");
   // A row left by a writer that crashed before its record committed.
   const DatabaseConfig* db = env->config().FindDatabase("idx0");
-  backend::ConnectionPool pool(*db, Options{});
+  cluster::ConnectionPool pool(*db, Options{});
   auto lease = pool.Acquire();
   REQUIRE(lease.ok());
   const backend::Dialect& d = pool.dialect();

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 #include "conformance/conformance.h"
 #include "indexer/index_catalog.h"
 #include "indexer/index_def.h"
@@ -77,8 +77,8 @@ void MarkReadyOnSharedCatalog(const ClusterConfig& config) {
   const DatabaseConfig* catalog = config.FindDatabase(config.catalog);
   REQUIRE(catalog != nullptr);
   if (catalog->backend == Backend::kSqlite) return;  // fresh per test: Init made them ready
-  backend::ConnectionPool pool(*catalog, Options{});
-  Result<backend::ConnectionPool::Lease> lease = pool.Acquire();
+  cluster::ConnectionPool pool(*catalog, Options{});
+  Result<cluster::ConnectionPool::Lease> lease = pool.Acquire();
   REQUIRE_OK(lease);
   for (const EntityConfig& e : config.entities) {
     for (const IndexConfig& ix : e.indexes) {
@@ -112,8 +112,8 @@ void PlantRow(const Store& store, const std::string& entity, const std::string& 
   const size_t k = database ? *database : def.DatabaseFor(row[0]);
   const DatabaseConfig* db = store.config().FindDatabase(def.databases.at(k));
   REQUIRE(db != nullptr);
-  backend::ConnectionPool pool(*db, Options{});
-  Result<backend::ConnectionPool::Lease> lease = pool.Acquire();
+  cluster::ConnectionPool pool(*db, Options{});
+  Result<cluster::ConnectionPool::Lease> lease = pool.Acquire();
   REQUIRE_OK(lease);
   indexer::IndexWriter writer((*lease)->sql(), pool.dialect(), def);
   writer.Insert(row, id);

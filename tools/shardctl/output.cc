@@ -85,6 +85,7 @@ int ExitCodeFor(libshard::Code code) {
     case Code::kInvalidConfig:
       return kExitUsage;
     case Code::kUnavailable:
+    case Code::kOutcomeUnknown:  // a database link broke mid-COMMIT
       return kExitUnavailable;
     case Code::kCorruption:
     case Code::kInternal:

@@ -27,6 +27,10 @@ enum class Code : int {
   kUnavailable = 6,      // a database could not be reached in time
   kCorruption = 7,       // stored bytes are not a valid record
   kInternal = 8,         // anything else (a bug, an unexpected SQL error)
+  // The link to a database broke while a write's COMMIT was in flight: the
+  // write may or may not have been applied. Never retried by the library;
+  // read the record back (or retry with if_version) to find out.
+  kOutcomeUnknown = 9,
 };
 
 // Short stable name of a code, e.g. "not found".
@@ -47,6 +51,7 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status OutcomeUnknown(std::string m) { return {Code::kOutcomeUnknown, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -57,6 +62,7 @@ class [[nodiscard]] Status {
     return code_ == Code::kVersionConflict || code_ == Code::kUniqueViolation;
   }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
+  bool IsOutcomeUnknown() const { return code_ == Code::kOutcomeUnknown; }
 
   // "not found: users/42 does not exist"; "OK" when ok().
   std::string ToString() const;

@@ -10,16 +10,20 @@
 namespace libshard::backend {
 namespace {
 
-bool Contains(const char* haystack, const char* needle) {
-  return std::strstr(haystack, needle) != nullptr;
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
 }
 
 ErrorKind ClassifyMysql(const soci::mysql_soci_error& e) {
   switch (e.err_num_) {
-    case 1062: case 1586: return ErrorKind::kUniqueViolation;  // ER_DUP_ENTRY…
-    case 1213: case 1205: return ErrorKind::kRetryable;  // deadlock, lock wait
+    case 1062: case 1586: case 1169:  // ER_DUP_ENTRY, …WITH_KEY_NAME, DUP_UNIQUE
+      return ErrorKind::kUniqueViolation;
+    case 1213: return ErrorKind::kRetryable;    // ER_LOCK_DEADLOCK
+    case 1205: return ErrorKind::kLockTimeout;  // ER_LOCK_WAIT_TIMEOUT
+    case 1153: case 1301: case 1406:            // packet too large, result too large, data too long
+      return ErrorKind::kTooLarge;
     case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:
-    case 1040: case 1045: case 1049:  // too many conns, access denied, no db
+    case 1040: case 1045: case 1049: case 1927:  // too many conns, access denied, no db, killed
       return ErrorKind::kConnection;
     default: return ErrorKind::kOther;
   }
@@ -28,17 +32,58 @@ ErrorKind ClassifyMysql(const soci::mysql_soci_error& e) {
 ErrorKind ClassifyPostgres(const soci::postgresql_soci_error& e) {
   std::string state = e.sqlstate();
   if (state == "23505") return ErrorKind::kUniqueViolation;
-  if (state == "40001" || state == "40P01" || state == "55P03") {
-    return ErrorKind::kRetryable;
-  }
-  if (state.rfind("08", 0) == 0 || state == "57P01" || state == "3D000" ||
-      state == "28000" || state == "28P01") {
+  if (state == "40001" || state == "40P01") return ErrorKind::kRetryable;
+  if (state == "55P03") return ErrorKind::kLockTimeout;  // lock_not_available
+  if (state == "54000" || state == "22001") return ErrorKind::kTooLarge;
+  if (state == "57014") return ErrorKind::kConnection;  // statement timeout: the server is stuck
+  if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
+      state == "3D000" || state == "28000" || state == "28P01" || state == "53300") {
     return ErrorKind::kConnection;
   }
+  if (state == "XX001" || state == "XX002") return ErrorKind::kCorruption;
   return ErrorKind::kOther;
 }
 
+// SQLite: extended result codes are on for every connection
+// (Connection::ConfigureSqlite), so a constraint failure says which one.
+ErrorKind ClassifySqlite(int result) {
+  switch (result) {
+    case 2067: /* SQLITE_CONSTRAINT_UNIQUE */
+    case 1555: /* SQLITE_CONSTRAINT_PRIMARYKEY */
+      return ErrorKind::kUniqueViolation;
+    default: break;
+  }
+  switch (result) {
+    // BUSY after the busy handler gave up: a lock wait timed out. Its
+    // extended forms (BUSY_RECOVERY, BUSY_SNAPSHOT) return at once and are
+    // worth retrying.
+    case 5: return ErrorKind::kLockTimeout;
+    case 261: case 517: return ErrorKind::kRetryable;
+    default: break;
+  }
+  switch (result & 0xff) {
+    case 5: case 6: return ErrorKind::kRetryable;  // other BUSY forms, LOCKED
+    case 14: return ErrorKind::kConnection;         // CANTOPEN
+    case 18: return ErrorKind::kTooLarge;           // TOOBIG
+    case 11: case 26: return ErrorKind::kCorruption;  // CORRUPT, NOTADB
+    default: return ErrorKind::kOther;  // incl. NOT NULL, CHECK, FOREIGN KEY (19 + extended)
+  }
+}
+
 }  // namespace
+
+const char* ErrorKindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kConnection: return "connection";
+    case ErrorKind::kUniqueViolation: return "unique violation";
+    case ErrorKind::kRetryable: return "retryable";
+    case ErrorKind::kLockTimeout: return "lock timeout";
+    case ErrorKind::kTooLarge: return "too large";
+    case ErrorKind::kCorruption: return "corruption";
+    case ErrorKind::kOther: return "other";
+  }
+  return "?";
+}
 
 ErrorKind Classify(const soci::soci_error& e) {
   if (auto* m = dynamic_cast<const soci::mysql_soci_error*>(&e)) {
@@ -50,10 +95,9 @@ ErrorKind Classify(const soci::soci_error& e) {
     if (k != ErrorKind::kOther) return k;
   }
   if (auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
-    int code = s->result() & 0xff;
-    if (code == 19 /* SQLITE_CONSTRAINT */) return ErrorKind::kUniqueViolation;
-    if (code == 5 || code == 6 /* BUSY, LOCKED */) return ErrorKind::kRetryable;
-    if (code == 14 /* CANTOPEN */) return ErrorKind::kConnection;
+    // A result code is authoritative; 0 means the error came from SOCI
+    // itself (e.g. opening the file) and only the message can tell.
+    if (s->result() != 0) return ClassifySqlite(s->result());
   }
   switch (e.get_error_category()) {
     case soci::soci_error::connection_error: return ErrorKind::kConnection;
@@ -62,44 +106,59 @@ ErrorKind Classify(const soci::soci_error& e) {
   }
   // Messages are the last resort: some paths (e.g. a PostgreSQL session
   // that failed to open, a SQLite file that cannot be opened) carry no code.
-  const char* msg = e.what();
-  if (Contains(msg, "Cannot establish connection") ||
-      Contains(msg, "could not connect") || Contains(msg, "Connection refused") ||
-      Contains(msg, "server closed the connection") ||
-      Contains(msg, "no connection to the server") ||
-      Contains(msg, "Can't connect") || Contains(msg, "gone away") ||
-      Contains(msg, "Lost connection") || Contains(msg, "unable to open database")) {
-    return ErrorKind::kConnection;
+  std::string_view msg = e.what();
+  for (const char* m : {"Cannot establish connection", "could not connect", "Connection refused",
+                        "server closed the connection", "no connection to the server",
+                        "Can't connect", "gone away", "Lost connection",
+                        "unable to open database"}) {
+    if (Contains(msg, m)) return ErrorKind::kConnection;
   }
-  if (Contains(msg, "UNIQUE constraint failed") || Contains(msg, "Duplicate entry") ||
-      Contains(msg, "duplicate key value")) {
-    return ErrorKind::kUniqueViolation;
+  for (const char* m : {"UNIQUE constraint failed", "Duplicate entry", "duplicate key value"}) {
+    if (Contains(msg, m)) return ErrorKind::kUniqueViolation;
   }
-  if (Contains(msg, "database is locked") || Contains(msg, "Deadlock found") ||
-      Contains(msg, "deadlock detected")) {
-    return ErrorKind::kRetryable;
+  for (const char* m : {"database is locked", "Deadlock found", "deadlock detected"}) {
+    if (Contains(msg, m)) return ErrorKind::kRetryable;
   }
   return ErrorKind::kOther;
 }
 
-Status ToStatus(const soci::soci_error& e, std::string_view db,
-                std::string_view what) {
-  // SOCI sometimes appends the connection string to connect errors; keep
-  // only the first line and strip anything after "while" that quotes it.
-  std::string detail = e.what();
+std::string SafeDetail(std::string_view message) {
+  std::string detail(message);
   if (auto nl = detail.find('\n'); nl != std::string::npos) detail.resize(nl);
+  // SOCI's context quotes the statement and its bound values.
+  for (const char* context : {" while executing \"", " while preparing \"", " while fetching",
+                              " with :"}) {
+    if (auto p = detail.find(context); p != std::string::npos) detail.resize(p);
+  }
   for (const char* marker : {"password=", "pass=", "pwd="}) {
     if (auto p = detail.find(marker); p != std::string::npos) {
       detail = detail.substr(0, p) + "<redacted>";
     }
   }
-  std::string msg = std::string(what) + " on database '" + std::string(db) +
-                    "': " + detail;
-  switch (Classify(e)) {
-    case ErrorKind::kConnection: return Status::Unavailable(msg);
-    case ErrorKind::kUniqueViolation: return Status::UniqueViolation(msg);
-    default: return Status::Internal(msg);
+  constexpr size_t kMaxDetail = 400;  // a server may quote the value it refused
+  if (detail.size() > kMaxDetail) detail = detail.substr(0, kMaxDetail) + "…";
+  return detail;
+}
+
+std::string SafeDetail(const soci::soci_error& e) { return SafeDetail(e.get_error_message()); }
+
+Status ToStatus(const soci::soci_error& e, std::string_view db, std::string_view what) {
+  std::string msg = std::string(what) + " on database '" + std::string(db) + "': ";
+  ErrorKind kind = Classify(e);
+  switch (kind) {
+    case ErrorKind::kConnection: return Status::Unavailable(msg + SafeDetail(e));
+    case ErrorKind::kUniqueViolation: return Status::UniqueViolation(msg + SafeDetail(e));
+    case ErrorKind::kLockTimeout:
+      return Status::Unavailable(msg + "gave up waiting for a lock held by another write "
+                                       "(lock timeout): " + SafeDetail(e));
+    case ErrorKind::kTooLarge:
+      return Status::InvalidArgument(msg + "a value is larger than the database accepts: " +
+                                     SafeDetail(e));
+    case ErrorKind::kCorruption: return Status::Corruption(msg + SafeDetail(e));
+    case ErrorKind::kRetryable:
+    case ErrorKind::kOther: break;
   }
+  return Status::Internal(msg + SafeDetail(e));
 }
 
 }  // namespace libshard::backend

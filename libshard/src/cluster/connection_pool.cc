@@ -1,4 +1,4 @@
-#include "backend/connection_pool.h"
+#include "cluster/connection_pool.h"
 
 #include <soci/soci.h>
 #include <soci/mysql/soci-mysql.h>
@@ -8,26 +8,10 @@
 #include <thread>
 
 #include "backend/errors.h"
+#include "cluster/env.h"
 
-namespace libshard::backend {
+namespace libshard::cluster {
 namespace {
-
-// Registering links the backends in: a missing backend fails at link time,
-// not at run time through dlopen.
-void RegisterBackendsOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // Debian's SQLite keeps memory statistics behind one process-wide
-    // mutex taken on every malloc/free; shards queried in parallel fight
-    // over it (shard-bench: batched puts 0.72 -> 1.2x of the sequential
-    // baseline without it). Must precede the first connection; if the host
-    // application initialized SQLite already, the call fails harmlessly.
-    (void)sqlite_api::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    soci::register_factory_sqlite3();
-    soci::register_factory_postgresql();
-    soci::register_factory_mysql();
-  });
-}
 
 bool HasKey(const std::string& conn, const char* key) {
   std::string k = std::string(key) + "=";
@@ -43,36 +27,7 @@ void AddDefault(std::string* conn, const char* key, const std::string& value) {
   if (!HasKey(*conn, key)) *conn += std::string(" ") + key + "=" + value;
 }
 
-// SQLite's own busy timeout sleeps 1, 2, 5, 10 … 100 ms between attempts,
-// so a writer sleeps through the short gaps between another writer's
-// transactions (an index backfill's chunks starved foreground puts to 4/s
-// in shard-bench). This handler polls in steps of at most 200 µs, for the
-// same total time.
-int PollWhileBusy(void* arg, int attempt) {
-  auto* wait = static_cast<Connection::BusyWait*>(arg);
-  const auto now = std::chrono::steady_clock::now();
-  if (attempt == 0) wait->began = now;
-  if (now - wait->began >= std::chrono::milliseconds(wait->timeout_ms)) return 0;  // give up
-  if (attempt < 8) {
-    std::this_thread::yield();
-  } else {
-    std::this_thread::sleep_for(std::chrono::microseconds(attempt < 64 ? 50 : 200));
-  }
-  return 1;
-}
-
-void InstallBusyHandler(soci::session& sql, Connection::BusyWait* wait) {
-  auto* backend = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
-  sqlite_api::sqlite3_busy_handler(backend->conn_, PollWhileBusy, wait);
-}
-
 }  // namespace
-
-Connection::Connection(std::unique_ptr<soci::session> session)
-    : session_(std::move(session)) {}
-
-// Statements must go before the session they were prepared on.
-Connection::~Connection() { cache_.clear(); }
 
 ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
   if (this != &other) {
@@ -91,10 +46,9 @@ void ConnectionPool::Lease::Discard() {
   if (conn_) pool_->Release(std::move(conn_), true);
 }
 
-ConnectionPool::ConnectionPool(DatabaseConfig db, const Options& options)
-    : db_(std::move(db)), dialect_(db_.backend), options_(options) {
-  RegisterBackendsOnce();
-}
+ConnectionPool::ConnectionPool(DatabaseConfig db, const Options& options, std::shared_ptr<Env> env)
+    : db_(std::move(db)), dialect_(db_.backend), options_(options),
+      env_(env ? std::move(env) : Env::Default()) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -120,8 +74,8 @@ std::string ConnectionPool::SociConnectString() const {
 
 Result<std::unique_ptr<Connection>> ConnectionPool::Connect() {
   try {
-    auto session = std::make_unique<soci::session>(SociConnectString());
-    soci::session& sql = *session;
+    auto conn = std::make_unique<Connection>(env_->OpenSession(db_, SociConnectString()));
+    soci::session& sql = conn->sql();
     switch (db_.backend) {
       case Backend::kSqlite:
         sql << "PRAGMA journal_mode=WAL";
@@ -144,14 +98,10 @@ Result<std::unique_ptr<Connection>> ConnectionPool::Connect() {
         sql << "SET client_min_messages TO WARNING";
         break;
     }
-    auto conn = std::make_unique<Connection>(std::move(session));
-    if (db_.backend == Backend::kSqlite) {
-      conn->busy_wait().timeout_ms = options_.sqlite_busy_timeout_ms;
-      InstallBusyHandler(conn->sql(), &conn->busy_wait());
-    }
+    if (db_.backend == Backend::kSqlite) conn->ConfigureSqlite(options_.sqlite_busy_timeout_ms);
     return conn;
   } catch (const soci::soci_error& e) {
-    Status s = ToStatus(e, db_.name, "connect");
+    Status s = backend::ToStatus(e, db_.name, "connect");
     // Any failure to open a session means the database is not usable.
     if (s.code() != Code::kUnavailable) s = Status::Unavailable(s.message());
     return s;
@@ -164,6 +114,7 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
   using Clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(mu_);
   auto deadline = Clock::now() + std::chrono::seconds(options_.connect_timeout_seconds + 25);
+  bool waited = false;  // counted once per Acquire, however often woken
   for (;;) {
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());
@@ -172,6 +123,8 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
     }
     if (Clock::now() < down_until_) return last_connect_error_;
     if (open_ < options_.pool_size) break;
+    if (!waited) metrics_.RecordWait();
+    waited = true;
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout) {
       return Status::Unavailable("database '" + db_.name +
                                  "': no free connection (pool_size " +
@@ -193,9 +146,21 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
   return Lease(this, std::move(c).value());
 }
 
+DatabaseMetrics ConnectionPool::Snapshot() {
+  DatabaseMetrics out;
+  out.database = db_.name;
+  out.backend = BackendName(db_.backend);
+  metrics_.Fill(&out);
+  std::lock_guard<std::mutex> lock(mu_);
+  out.pool_size = options_.pool_size;
+  out.pool_open = open_;
+  out.pool_in_use = open_ - static_cast<int>(idle_.size());
+  return out;
+}
+
 void ConnectionPool::Release(std::unique_ptr<Connection> c, bool discard) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (discard) {
+  if (discard || c->broken()) {
     --open_;
     c.reset();
   } else {
@@ -204,60 +169,4 @@ void ConnectionPool::Release(std::unique_ptr<Connection> c, bool discard) {
   freed_.notify_one();
 }
 
-namespace {
-
-// BEGIN IMMEDIATE / COMMIT / ROLLBACK prepared once per SQLite connection:
-// a one-shot `sql << "COMMIT"` is parsed again on every write.
-class SqliteTransactionStatements : public Prepared {
- public:
-  explicit SqliteTransactionStatements(soci::session& sql)
-      : begin_(sql.prepare << "BEGIN IMMEDIATE"),
-        commit_(sql.prepare << "COMMIT"),
-        rollback_(sql.prepare << "ROLLBACK") {}
-  void Begin() { begin_.execute(true); }
-  void Commit() { commit_.execute(true); }
-  void Rollback() { rollback_.execute(true); }
-
- private:
-  soci::statement begin_, commit_, rollback_;
-};
-
-}  // namespace
-
-Status InWriteTransaction(Connection& conn, const Dialect& dialect,
-                          const std::function<Status()>& fn) {
-  soci::session& sql = conn.sql();
-  SqliteTransactionStatements* sqlite = nullptr;
-  if (dialect.backend() == Backend::kSqlite) {
-    sqlite = &conn.Cached<SqliteTransactionStatements>(
-        "tx", [&] { return std::make_unique<SqliteTransactionStatements>(sql); });
-  }
-  auto begin = [&] { sqlite ? sqlite->Begin() : sql.begin(); };
-  auto commit = [&] { sqlite ? sqlite->Commit() : sql.commit(); };
-  auto rollback = [&] { sqlite ? sqlite->Rollback() : sql.rollback(); };
-  begin();
-  Status result;
-  try {
-    result = fn();
-  } catch (...) {
-    try {
-      rollback();
-    } catch (...) {
-      // The original error matters more; the caller discards the connection.
-    }
-    throw;
-  }
-  if (result.ok()) {
-    commit();
-  } else {
-    rollback();
-  }
-  return result;
-}
-
-void Drain(soci::statement& st) {
-  while (st.fetch()) {
-  }
-}
-
-}  // namespace libshard::backend
+}  // namespace libshard::cluster

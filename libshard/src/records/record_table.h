@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backend/connection_pool.h"
+#include "backend/connection.h"
 #include "backend/dialect.h"
 #include "libshard/store.h"
 

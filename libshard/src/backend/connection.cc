@@ -1,0 +1,120 @@
+#include "backend/connection.h"
+
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <thread>
+
+#include "backend/errors.h"
+
+namespace libshard::backend {
+namespace {
+
+// SQLite's own busy timeout sleeps 1, 2, 5, 10 … 100 ms between attempts,
+// so a writer sleeps through the short gaps between another writer's
+// transactions (an index backfill's chunks starved foreground puts to 4/s
+// in shard-bench). This handler polls in steps of at most 200 µs, for the
+// same total time.
+int PollWhileBusy(void* arg, int attempt) {
+  auto* wait = static_cast<Connection::BusyWait*>(arg);
+  const auto now = std::chrono::steady_clock::now();
+  if (attempt == 0) wait->began = now;
+  if (now - wait->began >= std::chrono::milliseconds(wait->timeout_ms)) return 0;  // give up
+  if (attempt < 8) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(attempt < 64 ? 50 : 200));
+  }
+  return 1;
+}
+
+// BEGIN IMMEDIATE / COMMIT / ROLLBACK prepared once per SQLite connection:
+// a one-shot `sql << "COMMIT"` is parsed again on every write.
+class SqliteTransactionStatements : public Prepared {
+ public:
+  explicit SqliteTransactionStatements(soci::session& sql)
+      : begin_(sql.prepare << "BEGIN IMMEDIATE"),
+        commit_(sql.prepare << "COMMIT"),
+        rollback_(sql.prepare << "ROLLBACK") {}
+  void Begin() { begin_.execute(true); }
+  void Commit() { commit_.execute(true); }
+  void Rollback() { rollback_.execute(true); }
+
+ private:
+  soci::statement begin_, commit_, rollback_;
+};
+
+}  // namespace
+
+Connection::Connection(Session session) : session_(std::move(session)) {}
+
+// Statements must go before the session they were prepared on.
+Connection::~Connection() { cache_.clear(); }
+
+void Connection::ConfigureSqlite(int busy_timeout_ms) {
+  busy_.timeout_ms = busy_timeout_ms;
+  auto* db = static_cast<sqlite_api::sqlite3*>(NativeSqliteHandle(sql()));
+  sqlite_api::sqlite3_busy_handler(db, PollWhileBusy, &busy_);
+  sqlite_api::sqlite3_extended_result_codes(db, 1);
+}
+
+Status InWriteTransaction(Connection& conn, const Dialect& dialect,
+                          const std::function<Status()>& fn) {
+  soci::session& sql = conn.sql();
+  SqliteTransactionStatements* sqlite = nullptr;
+  if (dialect.backend() == Backend::kSqlite) {
+    sqlite = &conn.Cached<SqliteTransactionStatements>(
+        "tx", [&] { return std::make_unique<SqliteTransactionStatements>(sql); });
+  }
+  auto begin = [&] { sqlite ? sqlite->Begin() : sql.begin(); };
+  auto commit = [&] { sqlite ? sqlite->Commit() : sql.commit(); };
+  auto rollback = [&] {
+    try {
+      sqlite ? sqlite->Rollback() : sql.rollback();
+    } catch (...) {
+      // A connection whose ROLLBACK failed may still hold the transaction
+      // (and its locks): it must never serve another caller.
+      conn.MarkBroken();
+      throw;
+    }
+  };
+  begin();
+  Status result;
+  try {
+    result = fn();
+  } catch (...) {
+    try {
+      rollback();
+    } catch (...) {
+      // The original error matters more; the connection is marked broken.
+    }
+    throw;
+  }
+  if (!result.ok()) {
+    rollback();
+    return result;
+  }
+  try {
+    commit();
+  } catch (const soci::soci_error& e) {
+    if (Classify(e) != ErrorKind::kConnection) {
+      // The database answered: the transaction did not commit. End it on
+      // our side too (PostgreSQL and MariaDB have already rolled back).
+      try {
+        rollback();
+      } catch (...) {
+      }
+      throw;
+    }
+    conn.MarkBroken();
+    throw CommitOutcomeUnknown{SafeDetail(e)};
+  }
+  return result;
+}
+
+void Drain(soci::statement& st) {
+  while (st.fetch()) {
+  }
+}
+
+}  // namespace libshard::backend

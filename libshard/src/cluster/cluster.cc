@@ -1,0 +1,158 @@
+#include "cluster/cluster.h"
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "backend/errors.h"
+#include "libshard/id.h"
+
+namespace libshard::cluster {
+namespace {
+
+int WorkerThreads(const ClusterConfig& config, const Options& options) {
+  int want = options.parallelism > 0
+                 ? options.parallelism
+                 : std::min<int>(16, static_cast<int>(config.shards.size()));
+  return std::max(0, want - 1);  // the calling thread works too
+}
+
+}  // namespace
+
+Cluster::~Cluster() = default;
+
+Cluster::Cluster(ClusterConfig cfg, Options opts, std::shared_ptr<Env> e)
+    : config(std::move(cfg)), options(opts), env(e ? std::move(e) : Env::Default()),
+      workers(WorkerThreads(config, options)) {
+  for (const DatabaseConfig& db : config.databases) {
+    pools.emplace(db.name, std::make_unique<ConnectionPool>(db, options, env));
+  }
+  for (const std::string& name : config.shards) {
+    shards.push_back(pools.at(name).get());
+    if (shards.back()->db().backend != Backend::kSqlite) all_shards_in_process = false;
+  }
+}
+
+Status Cluster::CheckEntity(std::string_view entity) const {
+  if (config.FindEntity(entity)) return Status::OK();
+  std::string known;
+  for (const EntityConfig& e : config.entities) known += (known.empty() ? "" : ", ") + e.name;
+  return Status::InvalidArgument("unknown entity '" + std::string(entity) +
+                                 "' (the config declares: " +
+                                 (known.empty() ? "none" : known) + ")");
+}
+
+Status Cluster::WithConnection(ConnectionPool& pool, std::string_view what, Retry retry,
+                               const std::function<Status(Connection&)>& fn) {
+  // One operation = one call here, timed from the first Acquire to the
+  // final answer (retries and backoff included), since that is what the
+  // caller waited for. Real time, not the Env's: a FaultEnv's clock is for
+  // lease logic, latency is what a dashboard compares with its own.
+  auto start = std::chrono::steady_clock::now();
+  int retries = 0;
+  Status s = WithConnectionUncounted(pool, what, retry, fn, &retries);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  pool.metrics().RecordOperation(static_cast<uint64_t>(us.count()), retries, s.code());
+  return s;
+}
+
+std::vector<DatabaseMetrics> Cluster::DatabaseSnapshots() {
+  std::vector<DatabaseMetrics> out;
+  for (const DatabaseConfig& db : config.databases) out.push_back(Pool(db.name).Snapshot());
+  return out;
+}
+
+Status Cluster::WithConnectionUncounted(ConnectionPool& pool, std::string_view what, Retry retry,
+                                        const std::function<Status(Connection&)>& fn,
+                                        int* retries) {
+  constexpr int kMaxAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    Result<ConnectionPool::Lease> lease = pool.Acquire();
+    if (!lease.ok()) return lease.status();
+    try {
+      return fn(**lease);
+    } catch (const backend::CommitOutcomeUnknown& e) {
+      lease->Discard();
+      return Status::OutcomeUnknown(
+          std::string(what) + " on database '" + pool.name() +
+          "': the connection broke during COMMIT, so the write may or may not have been "
+          "applied; read the record back (or retry with if_version) before retrying: " +
+          e.detail);
+    } catch (const soci::soci_error& e) {
+      backend::ErrorKind kind = backend::Classify(e);
+      bool again = false;
+      if (kind == backend::ErrorKind::kConnection) {
+        lease->Discard();
+        // A pooled connection may have died while idle (server restart):
+        // one fresh try is safe for reads. Writes are not retried: the
+        // commit may have happened before the link broke.
+        again = retry == Retry::kReadOnly && attempt == 1;
+      } else {
+        (*lease)->ForgetStatements();
+        again = kind == backend::ErrorKind::kRetryable ||
+                (retry == Retry::kWrite && kind == backend::ErrorKind::kUniqueViolation);
+      }
+      if (!again || attempt >= kMaxAttempts) return backend::ToStatus(e, pool.name(), what);
+      ++*retries;
+      env->SleepFor(std::chrono::milliseconds(1 << std::min(attempt, 6)));
+    } catch (const std::exception& e) {
+      lease->Discard();
+      return Status::Internal(std::string(what) + " on database '" + pool.name() +
+                              "': " + e.what());
+    }
+  }
+}
+
+Status Cluster::ForEachShard(const std::vector<size_t>& shard_ids,
+                             const std::function<Status(size_t)>& fn, bool small) {
+  std::vector<Status> results(shard_ids.size());
+  auto run = [&](size_t i) {
+    try {
+      results[i] = fn(shard_ids[i]);
+    } catch (const std::exception& e) {
+      results[i] = Status::Internal(e.what());
+    }
+  };
+  if (shard_ids.size() == 1 || (small && all_shards_in_process)) {
+    // No hand-off to a worker (and back) for a little work.
+    for (size_t i = 0; i < shard_ids.size(); ++i) run(i);
+  } else {
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve(shard_ids.size());
+    for (size_t i = 0; i < shard_ids.size(); ++i) tasks.push_back([&run, i] { run(i); });
+    workers.RunAll(std::move(tasks));
+  }
+  Status first;
+  for (Status& s : results) {
+    if (s.ok()) continue;
+    if (first.ok() || (s.IsUnavailable() && !first.IsUnavailable())) first = s;
+  }
+  return first;
+}
+
+}  // namespace libshard::cluster
+
+namespace libshard {
+
+Status CheckId(std::string_view entity, std::string_view id) {
+  if (id.empty()) {
+    return Status::InvalidArgument("empty id for entity '" + std::string(entity) + "'");
+  }
+  if (id.size() > kMaxIdBytes) {
+    return Status::InvalidArgument("id of " + std::to_string(id.size()) +
+                                   " bytes for entity '" + std::string(entity) +
+                                   "' exceeds the limit of " + std::to_string(kMaxIdBytes));
+  }
+  return Status::OK();
+}
+
+std::string DescribeRecord(std::string_view entity, std::string_view id) {
+  bool printable = std::all_of(id.begin(), id.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  return std::string(entity) + "/" + (printable ? std::string(id) : "0x" + ids::ToHex(id));
+}
+
+}  // namespace libshard

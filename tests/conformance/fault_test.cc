@@ -1,0 +1,250 @@
+// Fault tests: the failure branches of the write path, reached on purpose
+// through the Env seam (cluster/fault_env.h) around the real backend — not
+// by luck or by sleeping. Each test is named after the invariant it checks
+// and runs on every backend of the conformance suite.
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <string>
+
+#include "cluster/fault_env.h"
+#include "conformance/conformance.h"
+#include "store_impl.h"
+
+using namespace conformance;  // NOLINT
+using libshard::backend::ErrorKind;
+using libshard::backend::SqlOp;
+using libshard::cluster::Fault;
+using libshard::cluster::FaultEnv;
+
+namespace {
+
+// A cluster whose every Store shares one FaultEnv.
+struct FaultCluster {
+  std::shared_ptr<FaultEnv> env = std::make_shared<FaultEnv>();
+  TestCluster cluster;
+  std::unique_ptr<Store> store;
+
+  explicit FaultCluster(const ClusterSpec& spec, Options options = {},
+                        std::optional<libshard::cluster::LeaseTimings> lease = std::nullopt) {
+    AnnounceBackend();
+    if (lease) env->SetLease(*lease);
+    cluster = MakeCluster(BackendFromEnv(), spec);
+    REQUIRE_OK(Store::Impl::Init(cluster.config, options, env));
+    Result<std::unique_ptr<Store>> s = Store::Impl::Open(cluster.config, options, env);
+    REQUIRE_MESSAGE(s.ok(), "Open: " << s.status().ToString());
+    store = std::move(s).value();
+  }
+  std::string Entity(const std::string& name) const { return cluster.Entity(name); }
+  std::string ShardOf(const std::string& id) const { return store->Locate(id).shard; }
+};
+
+// Retries `fn` while a database comes back (the pool fails fast for
+// Options::down_backoff_ms after a failed connect).
+template <typename F>
+Status WhenBack(F&& fn) {
+  Status s;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    s = fn();
+    if (s.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return s;
+}
+
+Document Json(const std::string& text) {
+  Result<Document> d = Document::FromJson(text);
+  REQUIRE_MESSAGE(d.ok(), d.status().ToString());
+  return std::move(d).value();
+}
+
+// A fault on `database`'s operation `op` (positional, so -Wextra has no
+// missing designated initializers to warn about).
+Fault On(std::string database, SqlOp op, Fault::Action action = Fault::Action::kFail,
+         ErrorKind error = ErrorKind::kOther, int times = 1, std::string sql_contains = "") {
+  Fault f;
+  f.database = std::move(database);
+  f.op = op;
+  f.action = action;
+  f.error = error;
+  f.times = times;
+  f.sql_contains = std::move(sql_contains);
+  return f;
+}
+constexpr auto kFail = Fault::Action::kFail;
+
+ClusterSpec TaggedSpec() {
+  ClusterSpec spec = Spec({"posts"});
+  spec.entities[0].indexes.push_back(Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}));
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("fault: a COMMIT whose link breaks after it ran is reported as outcome unknown and "
+          "applied exactly once; the acknowledged write before it survives") {
+  FaultCluster f(Spec({"items"}));
+  const std::string items = f.Entity("items");
+  REQUIRE_OK(f.store->Put(items, "a", Json(R"({"n":1})")));
+  int fault = f.env->Inject(On(f.ShardOf("a"), SqlOp::kCommit, Fault::Action::kBreakAfter));
+  Result<uint64_t> put = f.store->Put(items, "a", Json(R"({"n":2})"));
+  CHECK(f.env->Hits(fault) == 1);
+  CHECK_CODE(put, Code::kOutcomeUnknown);
+  CHECK(put.status().message().find("may or may not") != std::string::npos);
+  Result<Record> rec = f.store->Get(items, "a");
+  REQUIRE_OK(rec);
+  CHECK(rec->version == 2);  // the library did not retry the write
+  CHECK(rec->doc["n"].as_int() == 2);
+  // A caller retrying with compare-and-set learns it was applied.
+  WriteOptions cas;
+  cas.if_version = 1;
+  CHECK_CODE(f.store->Put(items, "a", Json(R"({"n":2})"), cas), Code::kVersionConflict);
+}
+
+TEST_CASE("fault: a COMMIT whose link breaks before it ran is reported as outcome unknown and "
+          "the write is not applied") {
+  FaultCluster f(Spec({"items"}));
+  const std::string items = f.Entity("items");
+  REQUIRE_OK(f.store->Put(items, "a", Json(R"({"n":1})")));
+  f.env->Inject(On(f.ShardOf("a"), SqlOp::kCommit, Fault::Action::kBreakBefore));
+  CHECK_CODE(f.store->Put(items, "a", Json(R"({"n":2})")), Code::kOutcomeUnknown);
+  Result<Record> rec = f.store->Get(items, "a");
+  REQUIRE_OK(rec);
+  CHECK(rec->version == 1);
+  CHECK(rec->doc["n"].as_int() == 1);
+  CHECK(f.store->Put(items, "a", Json(R"({"n":3})")).value() == 2);  // the row lock went with the link
+}
+
+TEST_CASE("fault: lease expiry before COMMIT rolls the write back") {
+  FaultCluster f(TaggedSpec());
+  const std::string posts = f.Entity("posts");
+  // Between the record's INSERT and the lease check before COMMIT, time
+  // passes beyond the lease (a paused process).
+  f.env->SetObserver([&](const std::string&, SqlOp op, std::string_view sql) {
+    if (op == SqlOp::kExecute && sql.find("INSERT INTO ls_rec_") != std::string_view::npos) {
+      f.env->StepSteadyClock(std::chrono::seconds(1));
+    }
+  });
+  Result<uint64_t> put = f.store->Put(posts, "p1", Json(R"({"tags":["x"]})"));
+  f.env->SetObserver(nullptr);
+  CHECK_CODE(put, Code::kUnavailable);
+  CHECK(put.status().message().find("rolled back") != std::string::npos);
+  CHECK_CODE(f.store->Get(posts, "p1"), Code::kNotFound);
+  Result<VerifyReport> report = f.store->VerifyIndex(posts, "by_tag");
+  REQUIRE_OK(report);
+  CHECK(report->missing == 0);
+  // A fresh view lets the same write through.
+  CHECK_OK(f.store->Put(posts, "p1", Json(R"({"tags":["x"]})")));
+}
+
+TEST_CASE("fault: a down catalog blocks writes after the lease, not before") {
+  FaultCluster f(TaggedSpec(), {},
+                 libshard::cluster::LeaseTimings{std::chrono::milliseconds(20),
+                                                 std::chrono::seconds(30)});
+  REQUIRE_OK(f.store->Put(f.Entity("posts"), "warm", Json(R"({"tags":["w"]})")));
+  const std::string posts = f.Entity("posts");
+  int down = f.env->Inject(On("catalog", SqlOp::kExecute, kFail, ErrorKind::kConnection, -1));
+  f.env->Inject(On("catalog", SqlOp::kConnect, kFail, ErrorKind::kConnection, -1));
+  // Within the lease: writes go on (the catalog's state is still known).
+  CHECK_OK(f.store->Put(posts, "p1", Json(R"({"tags":["x"]})")));
+  // Past the lease: refused before touching the shard, and nothing written.
+  f.env->StepSteadyClock(std::chrono::seconds(31));
+  Result<uint64_t> late = f.store->Put(posts, "p2", Json(R"({"tags":["y"]})"));
+  CHECK_CODE(late, Code::kUnavailable);
+  CHECK(late.status().message().find("index states") != std::string::npos);
+  CHECK_CODE(f.store->Get(posts, "p2"), Code::kNotFound);
+  CHECK(f.env->Hits(down) > 0);
+  // Reads never needed the catalog.
+  CHECK_OK(f.store->Get(posts, "p1"));
+  f.env->ClearFaults();
+  CHECK_OK(WhenBack([&] { return f.store->Put(posts, "p2", Json(R"({"tags":["y"]})")).status(); }));
+}
+
+TEST_CASE("fault: a failed post-commit cleanup leaves only dangling rows, which verify counts "
+          "and repair removes") {
+  FaultCluster f(TaggedSpec());
+  const std::string posts = f.Entity("posts");
+  REQUIRE_OK(f.store->Put(posts, "p1", Json(R"({"tags":["x"]})")));
+  int cleanup = f.env->Inject(On("idx0", SqlOp::kExecute, kFail, ErrorKind::kConnection, -1,
+                                  "DELETE FROM ls_idx_"));
+  // The write is acknowledged although its old row could not be removed.
+  Result<uint64_t> put = f.store->Put(posts, "p1", Json(R"({"tags":["y"]})"));
+  CHECK(f.env->Hits(cleanup) >= 1);
+  REQUIRE_OK(put);
+  CHECK(*put == 2);
+  f.env->ClearFaults();
+  Result<VerifyReport> before = f.store->VerifyIndex(posts, "by_tag");
+  REQUIRE_OK(before);
+  CHECK(before->missing == 0);
+  CHECK(before->dangling == 1);
+  REQUIRE_OK(f.store->RepairIndex(posts, "by_tag"));
+  Result<VerifyReport> after = f.store->VerifyIndex(posts, "by_tag");
+  REQUIRE_OK(after);
+  CHECK(after->missing == 0);
+  CHECK(after->dangling == 0);
+}
+
+TEST_CASE("fault: a connection whose ROLLBACK failed is discarded, not reused") {
+  Options one;
+  one.pool_size = 1;
+  FaultCluster f(Spec({"items"}), one);
+  const std::string items = f.Entity("items");
+  const std::string shard = f.ShardOf("a");
+  REQUIRE_OK(f.store->Put(items, "warm-a", Json("{}")));  // some connection exists
+  f.env->Inject(On(shard, SqlOp::kExecute, kFail, ErrorKind::kOther, 1, "INSERT INTO ls_rec_"));
+  int rollback = f.env->Inject(On(shard, SqlOp::kRollback));
+  const int connects_before = f.env->Count(shard, SqlOp::kConnect);
+  CHECK_CODE(f.store->Put(items, "a", Json(R"({"n":1})")), Code::kInternal);
+  CHECK(f.env->Hits(rollback) == 1);
+  // The next write on that shard needs a new connection.
+  REQUIRE_OK(f.store->Put(items, "a", Json(R"({"n":1})")));
+  CHECK(f.env->Count(shard, SqlOp::kConnect) == connects_before + 1);
+}
+
+TEST_CASE("fault: the clock stepping back never makes updated decrease") {
+  FaultCluster f(Spec({"items"}));
+  const std::string items = f.Entity("items");
+  REQUIRE_OK(f.store->Put(items, "a", Json(R"({"n":1})")));
+  Result<Record> first = f.store->Get(items, "a");
+  REQUIRE_OK(first);
+  f.env->StepWallClock(-std::chrono::hours(1));
+  REQUIRE_OK(f.store->Put(items, "a", Json(R"({"n":2})")));
+  Result<Record> second = f.store->Get(items, "a");
+  REQUIRE_OK(second);
+  CHECK(second->version == 2);
+  CHECK(second->updated_us >= first->updated_us);
+  // A new record takes the (stepped) clock as it is.
+  REQUIRE_OK(f.store->Put(items, "b", Json("{}")));
+  CHECK(f.store->Get(items, "b")->updated_us < first->updated_us);
+}
+
+TEST_CASE("fault: a shard that fails every statement affects only its own records") {
+  FaultCluster f(Spec({"items"}));
+  const std::string items = f.Entity("items");
+  const std::string bad = f.ShardOf("a");
+  for (SqlOp op : {SqlOp::kConnect, SqlOp::kExecute, SqlOp::kBegin}) {
+    f.env->Inject(On(bad, op, kFail, ErrorKind::kConnection, -1));
+  }
+  int on_bad = 0, elsewhere = 0;
+  std::vector<Id> all;
+  for (int i = 0; i < 60; ++i) {
+    const std::string id = "id" + std::to_string(i);
+    all.push_back(id);
+    Result<uint64_t> put = f.store->Put(items, id, Json(R"({"n":1})"));
+    if (f.ShardOf(id) == bad) {
+      ++on_bad;
+      CHECK_CODE(put, Code::kUnavailable);
+      CHECK_CODE(f.store->Get(items, id), Code::kUnavailable);
+    } else {
+      ++elsewhere;
+      CHECK_OK(put);
+      CHECK_OK(f.store->Get(items, id));
+    }
+  }
+  REQUIRE(on_bad > 0);
+  REQUIRE(elsewhere > 0);
+  CHECK_CODE(f.store->GetMany(items, all), Code::kUnavailable);  // it needs the bad shard
+  f.env->ClearFaults();
+  // Once the shard is back (after the pool's fail-fast backoff), all works.
+  CHECK_OK(WhenBack([&] { return f.store->Put(items, "a", Json("{}")).status(); }));
+}
