@@ -159,7 +159,10 @@ class DocumentBuilder {
   // Only binary formats (CBOR, BSON…) produce these, never JSON text.
   bool binary(Json::binary_t&) { return Fail("unexpected binary value"); }
 
-  bool start_object(std::size_t) { return Open(Document::Object()); }
+  // One level deeper than kMaxDepth is allowed for {"$bytes": …}, which
+  // becomes a scalar: ToJson writes bytes that way, also at the deepest
+  // level a MessagePack document may have (end_object checks the rest).
+  bool start_object(std::size_t) { return Open(Document::Object(), kMaxDepth + 1); }
   bool key(Json::string_t& key) {
     stack_.back().as_object().emplace_back(std::move(key), Document());
     return true;
@@ -167,10 +170,10 @@ class DocumentBuilder {
   bool end_object() {
     Document done = Pop();
     MergeDuplicateKeys(&done.as_object());
-    TryConvertBytes(&done);
+    if (!TryConvertBytes(&done) && stack_.size() >= kMaxDepth) return TooDeep();
     return Add(std::move(done));
   }
-  bool start_array(std::size_t) { return Open(Document::Array()); }
+  bool start_array(std::size_t) { return Open(Document::Array(), kMaxDepth); }
   bool end_array() { return Add(Pop()); }
 
   bool parse_error(std::size_t position, const std::string&,
@@ -198,11 +201,13 @@ class DocumentBuilder {
     return false;
   }
 
-  bool Open(Document container) {
-    if (stack_.size() >= kMaxDepth) {
-      return Fail("invalid JSON: nesting deeper than " +
-                  std::to_string(kMaxDepth) + " levels");
-    }
+  bool TooDeep() {
+    return Fail("invalid JSON: nesting deeper than " +
+                std::to_string(kMaxDepth) + " levels");
+  }
+
+  bool Open(Document container, std::size_t max_depth) {
+    if (stack_.size() >= max_depth) return TooDeep();
     stack_.push_back(std::move(container));
     return true;
   }
