@@ -9,6 +9,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake make pkg-config ca-certificates
+  # fuzzing (scripts/fuzz.sh): clang, libFuzzer + sanitizer runtimes, llvm-symbolizer
+  clang-14 libclang-rt-14-dev llvm-14
   # libraries the library and its tests use
   libsoci-dev libxxhash-dev libmsgpack-cxx-dev libboost-dev libyaml-cpp-dev
   doctest-dev nlohmann-json3-dev libcli11-dev
