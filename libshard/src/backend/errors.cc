@@ -86,13 +86,19 @@ const char* ErrorKindName(ErrorKind kind) {
 }
 
 ErrorKind Classify(const soci::soci_error& e) {
+  // A backend's own code is authoritative; SOCI's generic category is not
+  // (it files every SQLSTATE class 23 — NOT NULL, CHECK… — as a
+  // "constraint violation"). Errors without a code fall through.
+  bool coded = false;
   if (auto* m = dynamic_cast<const soci::mysql_soci_error*>(&e)) {
     ErrorKind k = ClassifyMysql(*m);
     if (k != ErrorKind::kOther) return k;
+    coded = m->err_num_ != 0;
   }
   if (auto* p = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
     ErrorKind k = ClassifyPostgres(*p);
     if (k != ErrorKind::kOther) return k;
+    coded = !p->sqlstate().empty();
   }
   if (auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
     // A result code is authoritative; 0 means the error came from SOCI
@@ -101,7 +107,9 @@ ErrorKind Classify(const soci::soci_error& e) {
   }
   switch (e.get_error_category()) {
     case soci::soci_error::connection_error: return ErrorKind::kConnection;
-    case soci::soci_error::constraint_violation: return ErrorKind::kUniqueViolation;
+    case soci::soci_error::constraint_violation:
+      if (!coded) return ErrorKind::kUniqueViolation;
+      break;
     default: break;
   }
   // Messages are the last resort: some paths (e.g. a PostgreSQL session
@@ -113,6 +121,7 @@ ErrorKind Classify(const soci::soci_error& e) {
                         "unable to open database"}) {
     if (Contains(msg, m)) return ErrorKind::kConnection;
   }
+  if (coded) return ErrorKind::kOther;  // the code said what it is not
   for (const char* m : {"UNIQUE constraint failed", "Duplicate entry", "duplicate key value"}) {
     if (Contains(msg, m)) return ErrorKind::kUniqueViolation;
   }
