@@ -4,13 +4,15 @@
 
 #include <map>
 #include <optional>
+#include <random>
+#include <stdexcept>
 
 #include "backend/errors.h"
 
 namespace libshard::catalog {
 namespace {
 
-using backend::ConnectionPool;
+using cluster::ConnectionPool;
 using backend::Dialect;
 
 void CreateTables(soci::session& sql, const Dialect& d) {
@@ -25,6 +27,69 @@ std::map<std::string, std::string> ReadMeta(soci::session& sql) {
   soci::rowset<soci::row> rows = (sql.prepare << "SELECT name, value FROM ls_meta");
   for (const soci::row& r : rows) meta[r.get<std::string>(0)] = r.get<std::string>(1);
   return meta;
+}
+
+// "catalog database 'catalog' (\"sqlite3://db=/x/catalog.db\")": the
+// database by name and redacted URL, for messages.
+std::string Describe(const DatabaseConfig& db) {
+  return "database '" + db.name + "' (\"" + db.RedactedUrl() + "\")";
+}
+
+const DatabaseConfig& CatalogDb(const ClusterConfig& config) {
+  for (const DatabaseConfig& db : config.databases) {
+    if (db.name == config.catalog) return db;
+  }
+  throw std::logic_error("validated config has no catalog database");
+}
+
+// The layout version in `meta` (a catalog initialized before versions
+// were read always has one; a missing row counts as 1). Corruption when
+// the stored value is not a number.
+Result<int> VersionOf(const std::map<std::string, std::string>& meta,
+                      const ClusterConfig& config) {
+  auto it = meta.find("schema_version");
+  if (it == meta.end()) return meta.count("buckets") ? 1 : 0;
+  try {
+    size_t used = 0;
+    int v = std::stoi(it->second, &used);
+    if (used == it->second.size() && v >= 1) return v;
+  } catch (const std::exception&) {
+  }
+  return Status::Corruption("catalog " + Describe(CatalogDb(config)) +
+                            ": ls_meta.schema_version is not a layout version");
+}
+
+Status RefuseNewer(int version, const ClusterConfig& config) {
+  return Status::InvalidConfig(
+      "catalog " + Describe(CatalogDb(config)) + " is at layout version " +
+      std::to_string(version) + "; this libshard supports layout " +
+      std::to_string(kSchemaVersion) + ": upgrade libshard");
+}
+
+// 128 random bits as hex: tells this cluster's shard markers from those of
+// another cluster that once used the same database.
+std::string NewClusterId() {
+  std::random_device rd;
+  std::string id;
+  static const char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    unsigned v = rd();
+    for (int j = 0; j < 4; ++j, v >>= 4) id.push_back(kHex[v & 15]);
+  }
+  return id;
+}
+
+// The catalog's upgrade step from layout `from` to `from + 1`, run inside
+// Init's catalog transaction after every shard went through PrepareShard.
+void UpgradeCatalog(soci::session& /*sql*/, int from) {
+  switch (from) {
+    case 1:
+      // 1 -> 2: cluster_id was written by Prepare and the shard markers by
+      // PrepareShard; the catalog itself has nothing more to change.
+      break;
+    default:
+      break;
+  }
 }
 
 // Compares the stored cluster shape with the config; the error points at
@@ -65,6 +130,7 @@ void WriteInitialMap(soci::session& sql, const ClusterConfig& config) {
   std::string name, value;
   soci::statement meta = (sql.prepare << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)",
                           soci::use(name), soci::use(value));
+  // cluster_id is already there (Prepare).
   for (auto [n, v] : std::map<std::string, std::string>{
            {"schema_version", std::to_string(kSchemaVersion)},
            {"buckets", std::to_string(config.buckets)},
@@ -78,19 +144,76 @@ void WriteInitialMap(soci::session& sql, const ClusterConfig& config) {
 
 }  // namespace
 
-Result<bool> IsInitialized(ConnectionPool& pool) {
-  Result<ConnectionPool::Lease> lease = pool.Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    return ReadMeta((*lease)->sql()).count("buckets") > 0;
-  } catch (const soci::soci_error& e) {
-    if (backend::Classify(e) == backend::ErrorKind::kConnection) {
+Result<State> Prepare(ConnectionPool& pool, const ClusterConfig& config) {
+  for (int attempt = 0;; ++attempt) {
+    Result<ConnectionPool::Lease> lease = pool.Acquire();
+    if (!lease.ok()) return lease.status();
+    try {
+      soci::session& sql = (*lease)->sql();
+      CreateTables(sql, pool.dialect());
+      std::map<std::string, std::string> meta = ReadMeta(sql);
+      State state;
+      state.initialized = meta.count("buckets") > 0;
+      Result<int> version = VersionOf(meta, config);
+      if (!version.ok()) return version.status();
+      state.version = *version;
+      if (state.version > kSchemaVersion) return RefuseNewer(state.version, config);
+      if (auto it = meta.find("cluster_id"); it != meta.end()) {
+        state.cluster_id = it->second;
+      } else {
+        // A lone INSERT: two processes racing here both get the winner's id
+        // (the loser hits the primary key and reads again).
+        std::string name = "cluster_id";
+        state.cluster_id = NewClusterId();
+        sql << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)", soci::use(name),
+            soci::use(state.cluster_id);
+      }
+      if (state.initialized) {
+        soci::rowset<std::string> rows =
+            (sql.prepare << "SELECT DISTINCT shard FROM ls_buckets");
+        for (const std::string& shard : rows) state.shards_with_buckets.insert(shard);
+      }
+      return state;
+    } catch (const soci::soci_error& e) {
       lease->Discard();
+      if (backend::Classify(e) == backend::ErrorKind::kUniqueViolation && attempt < 3) {
+        continue;
+      }
       return backend::ToStatus(e, pool.name(), "read catalog");
     }
-    (*lease)->ForgetStatements();
-    return false;  // no ls_meta table yet
   }
+}
+
+Status PrepareShard(soci::session& sql, const Dialect& d, const State& state,
+                    const DatabaseConfig& shard) {
+  sql << "CREATE TABLE IF NOT EXISTS ls_shard (cluster_id VARCHAR(64) NOT NULL PRIMARY KEY, "
+         "shard VARCHAR(64) NOT NULL)" + std::string(d.TableOptions());
+  std::string marked;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT shard FROM ls_shard WHERE cluster_id = :c", soci::into(marked, ind),
+      soci::use(state.cluster_id);
+  if (sql.got_data() && ind == soci::i_ok) {
+    if (marked == shard.name) return Status::OK();
+    return Status::InvalidConfig(
+        "shard " + Describe(shard) + " holds shard '" + marked +
+        "' of this cluster, not '" + shard.name +
+        "': are two shard URLs swapped in the config?");
+  }
+  // No marker. Legal while the cluster is being created (no bucket map
+  // yet), while upgrading from layout 1 (which had no markers), and for a
+  // shard that owns no bucket yet (newly added to `shards:`).
+  if (state.initialized && state.version >= 2 &&
+      state.shards_with_buckets.count(shard.name)) {
+    return Status::Corruption(
+        "shard " + Describe(shard) +
+        " owns buckets in the catalog but has no ls_shard marker of this cluster: "
+        "its database was lost or replaced (a deleted SQLite file is recreated empty). "
+        "Restore it from a backup; init does not recreate a shard that held data");
+  }
+  std::string name = shard.name;
+  sql << "INSERT INTO ls_shard (cluster_id, shard) VALUES (:c, :s)",
+      soci::use(state.cluster_id), soci::use(name);
+  return Status::OK();
 }
 
 Status Init(ConnectionPool& pool, const ClusterConfig& config) {
@@ -102,8 +225,27 @@ Status Init(ConnectionPool& pool, const ClusterConfig& config) {
       CreateTables(sql, pool.dialect());
       return backend::InWriteTransaction(**lease, pool.dialect(), [&]() -> Status {
         std::map<std::string, std::string> meta = ReadMeta(sql);
-        if (meta.count("buckets")) return CheckMeta(meta, config);
-        WriteInitialMap(sql, config);
+        if (!meta.count("buckets")) {
+          WriteInitialMap(sql, config);
+          return Status::OK();
+        }
+        if (Status s = CheckMeta(meta, config); !s.ok()) return s;
+        Result<int> version = VersionOf(meta, config);
+        if (!version.ok()) return version.status();
+        // Re-read inside the transaction: a newer libshard may have
+        // upgraded the catalog since Prepare.
+        if (*version > kSchemaVersion) return RefuseNewer(*version, config);
+        if (*version == kSchemaVersion) return Status::OK();
+        for (int v = *version; v < kSchemaVersion; ++v) UpgradeCatalog(sql, v);
+        std::string name = "schema_version";
+        std::string value = std::to_string(kSchemaVersion);
+        if (meta.count("schema_version")) {
+          sql << "UPDATE ls_meta SET value = :v WHERE name = :n", soci::use(value),
+              soci::use(name);
+        } else {
+          sql << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)", soci::use(name),
+              soci::use(value);
+        }
         return Status::OK();
       });
     } catch (const soci::soci_error& e) {
@@ -136,6 +278,15 @@ Result<router::BucketMap> LoadBucketMap(ConnectionPool& pool,
     }
     if (!meta.count("buckets")) return Status::NotFound(not_initialized);
     if (Status s = CheckMeta(meta, config); !s.ok()) return s;
+    Result<int> version = VersionOf(meta, config);
+    if (!version.ok()) return version.status();
+    if (*version > kSchemaVersion) return RefuseNewer(*version, config);
+    if (*version < kSchemaVersion) {
+      return Status::InvalidConfig(
+          "catalog " + Describe(CatalogDb(config)) + " is at layout version " +
+          std::to_string(*version) + "; this libshard uses layout " +
+          std::to_string(kSchemaVersion) + ": run `shardctl init` (or Store::Init) to upgrade it");
+    }
 
     std::map<std::string, uint16_t> shard_index;
     for (size_t i = 0; i < config.shards.size(); ++i) {
