@@ -34,6 +34,12 @@ if [[ -z $CXX_FUZZ ]]; then
 fi
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${ALL_TARGETS[@]}")
+for name in "${targets[@]}"; do
+  if [[ ! -d fuzz/corpus/$name ]]; then
+    echo "fuzz.sh: error: unknown target '$name' (known: ${ALL_TARGETS[*]})" >&2
+    exit 1
+  fi
+done
 
 # --- build ---------------------------------------------------------------
 launcher=()
@@ -63,8 +69,11 @@ run_one() {
   mkdir -p "$dir/corpus" "$dir/artifacts"
   cp -R "fuzz/corpus/$name/." "$dir/corpus/"
   # -max_total_time bounds the run; -timeout flags one slow input as a hang;
-  # -rss_limit_mb / -malloc_limit_mb flag runaway memory as a crash.
-  "$FUZZ_DIR/fuzz/fuzz_$name" "$dir/corpus" \
+  # -rss_limit_mb / -malloc_limit_mb flag runaway memory as a crash. The
+  # outer timeout is a backstop should the target itself never exit (a
+  # leak check of a huge heap can take minutes): CI must not hang.
+  timeout --kill-after=30 $((FUZZ_SECONDS + 4 * FUZZ_TIMEOUT + 120)) \
+    "$FUZZ_DIR/fuzz/fuzz_$name" "$dir/corpus" \
     -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" \
     -rss_limit_mb="$FUZZ_RSS_MB" -malloc_limit_mb="$FUZZ_RSS_MB" \
     -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
@@ -91,10 +100,6 @@ reap_one() {
 
 echo "fuzz.sh: ${#targets[@]} target(s), ${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time" >&2
 for name in "${targets[@]}"; do
-  if [[ ! -d fuzz/corpus/$name ]]; then
-    echo "fuzz.sh: error: unknown target '$name' (known: ${ALL_TARGETS[*]})" >&2
-    exit 1
-  fi
   while [[ ${#pids[@]} -ge $FUZZ_JOBS ]]; do reap_one; done
   run_one "$name" &
   pids[$!]=$name
