@@ -65,11 +65,27 @@ Status ResolveHolder(cluster::Cluster& cluster, const RowOp& op, const std::stri
     return DeleteRows(cluster, {dangling});
   };
   if (shard == own_shard && own_conn != nullptr) return check(*own_conn);
-  return cluster.WithConnection(shard_pool, "check unique holder", Retry::kWrite,
-                              [&](Connection& c) {
-                                return backend::InWriteTransaction(c, shard_pool.dialect(),
-                                                                   [&] { return check(c); });
-                              });
+  // We hold our own record's lock (and, on SQLite, our shard's write lock)
+  // while we wait for the holder's: two writes doing this crosswise wait on
+  // each other across two databases, which no database detects. The wait is
+  // bounded and never retried here; the higher id waits twice as long, so
+  // the lower one gives up first and the other proceeds (Options).
+  const int base = std::max(1, cluster.options.cross_shard_lock_timeout_ms);
+  const int timeout = op.id < holder ? base : 2 * base;
+  Status s = cluster.WithConnection(
+      shard_pool, "check unique holder", Retry::kNested,
+      [&](Connection& c) {
+        return backend::InWriteTransaction(c, shard_pool.dialect(), [&] { return check(c); });
+      },
+      timeout);
+  if (s.IsUnavailable() && s.message().find("lock timeout") != std::string::npos) {
+    return Status::Unavailable(
+        "unique index " + op.index->FullName() + ": gave up after " + std::to_string(timeout) +
+        " ms waiting for " + DescribeRecord(op.index->entity, holder) + " on database '" +
+        shard_pool.name() + "', which holds the value and is locked by another write " +
+        "(possibly one waiting on this write); nothing was written, retry the write");
+  }
+  return s;
 }
 
 // Inserts one row of a unique index, resolving a dangling holder. *claimed

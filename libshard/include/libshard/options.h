@@ -21,6 +21,16 @@ struct Options {
   int down_backoff_ms = 1000;
   // SQLite busy timeout (waiting for another writer's lock). Default: 30 s.
   int sqlite_busy_timeout_ms = 30000;
+  // How long a write waits for a lock on *another* shard while it holds its
+  // own (checking the holder of a unique value). Two writes doing this
+  // crosswise wait on each other across two databases, a deadlock no
+  // database can see; so the wait is bounded on every backend (SQLite busy
+  // handler, PostgreSQL lock_timeout, MariaDB innodb_lock_wait_timeout,
+  // whole seconds) and never retried. The write whose id sorts higher waits
+  // twice as long, so of two writes waiting on each other the lower one
+  // gives up (kUnavailable, "lock timeout") and the other proceeds.
+  // Default: 1000 ms.
+  int cross_shard_lock_timeout_ms = 1000;
   // Threads used to query shards in parallel (get_many, scan). 0 = one per
   // shard, at most 16. Default: 0.
   int parallelism = 0;

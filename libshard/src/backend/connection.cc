@@ -3,6 +3,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <string>
 #include <thread>
 
 #include "backend/errors.h"
@@ -52,10 +53,28 @@ Connection::Connection(Session session) : session_(std::move(session)) {}
 Connection::~Connection() { cache_.clear(); }
 
 void Connection::ConfigureSqlite(int busy_timeout_ms) {
-  busy_.timeout_ms = busy_timeout_ms;
+  busy_.timeout_ms = busy_default_ms_ = busy_timeout_ms;
   auto* db = static_cast<sqlite_api::sqlite3*>(NativeSqliteHandle(sql()));
   sqlite_api::sqlite3_busy_handler(db, PollWhileBusy, &busy_);
   sqlite_api::sqlite3_extended_result_codes(db, 1);
+}
+
+void Connection::SetLockTimeout(Backend backend, int timeout_ms) {
+  switch (backend) {
+    case Backend::kSqlite:
+      busy_.timeout_ms = timeout_ms > 0 ? timeout_ms : busy_default_ms_;
+      break;
+    case Backend::kPostgres:
+      // An integer we made, not input: safe to splice.
+      sql() << (timeout_ms > 0 ? "SET lock_timeout = " + std::to_string(timeout_ms)
+                               : std::string("SET lock_timeout TO DEFAULT"));
+      break;
+    case Backend::kMysql:
+      sql() << (timeout_ms > 0 ? "SET SESSION innodb_lock_wait_timeout = " +
+                                     std::to_string((timeout_ms + 999) / 1000)
+                               : std::string("SET SESSION innodb_lock_wait_timeout = DEFAULT"));
+      break;
+  }
 }
 
 Status InWriteTransaction(Connection& conn, const Dialect& dialect,

@@ -58,6 +58,11 @@ class Connection {
   // told apart from NOT NULL or CHECK; backend/errors.cc).
   void ConfigureSqlite(int busy_timeout_ms);
 
+  // Bounds this connection's lock waits to `timeout_ms` (SQLite: its busy
+  // handler; PostgreSQL: lock_timeout; MariaDB: innodb_lock_wait_timeout,
+  // rounded up to whole seconds); 0 restores the connection's default.
+  void SetLockTimeout(Backend backend, int timeout_ms);
+
   // Set when the connection's state is in doubt (a ROLLBACK failed, a
   // COMMIT's outcome is unknown): the pool closes it instead of reusing it.
   void MarkBroken() { broken_ = true; }
@@ -65,6 +70,7 @@ class Connection {
 
  private:
   BusyWait busy_;  // declared first: outlives the session that points at it
+  int busy_default_ms_ = 0;
   Session session_;
   std::unordered_map<std::string, std::unique_ptr<Prepared>> cache_;
   bool broken_ = false;

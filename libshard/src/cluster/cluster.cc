@@ -44,14 +44,15 @@ Status Cluster::CheckEntity(std::string_view entity) const {
 }
 
 Status Cluster::WithConnection(ConnectionPool& pool, std::string_view what, Retry retry,
-                               const std::function<Status(Connection&)>& fn) {
+                               const std::function<Status(Connection&)>& fn,
+                               int lock_timeout_ms) {
   // One operation = one call here, timed from the first Acquire to the
   // final answer (retries and backoff included), since that is what the
   // caller waited for. Real time, not the Env's: a FaultEnv's clock is for
   // lease logic, latency is what a dashboard compares with its own.
   auto start = std::chrono::steady_clock::now();
   int retries = 0;
-  Status s = WithConnectionUncounted(pool, what, retry, fn, &retries);
+  Status s = WithConnectionUncounted(pool, what, retry, fn, lock_timeout_ms, &retries);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
   pool.metrics().RecordOperation(static_cast<uint64_t>(us.count()), retries, s.code());
@@ -66,13 +67,25 @@ std::vector<DatabaseMetrics> Cluster::DatabaseSnapshots() {
 
 Status Cluster::WithConnectionUncounted(ConnectionPool& pool, std::string_view what, Retry retry,
                                         const std::function<Status(Connection&)>& fn,
-                                        int* retries) {
+                                        int lock_timeout_ms, int* retries) {
   constexpr int kMaxAttempts = 8;
   for (int attempt = 1;; ++attempt) {
     Result<ConnectionPool::Lease> lease = pool.Acquire();
     if (!lease.ok()) return lease.status();
     try {
-      return fn(**lease);
+      if (retry != Retry::kNested) return fn(**lease);
+      Connection& c = **lease;
+      const Backend backend = pool.dialect().backend();
+      c.SetLockTimeout(backend, std::max(1, lock_timeout_ms));
+      Status s;
+      try {
+        s = fn(c);
+      } catch (...) {
+        c.MarkBroken();  // its lock timeout may still be the short one
+        throw;
+      }
+      c.SetLockTimeout(backend, 0);
+      return s;
     } catch (const backend::CommitOutcomeUnknown& e) {
       lease->Discard();
       return Status::OutcomeUnknown(
@@ -91,8 +104,9 @@ Status Cluster::WithConnectionUncounted(ConnectionPool& pool, std::string_view w
         again = retry == Retry::kReadOnly && attempt == 1;
       } else {
         (*lease)->ForgetStatements();
-        again = kind == backend::ErrorKind::kRetryable ||
-                (retry == Retry::kWrite && kind == backend::ErrorKind::kUniqueViolation);
+        again = retry != Retry::kNested &&
+                (kind == backend::ErrorKind::kRetryable ||
+                 (retry == Retry::kWrite && kind == backend::ErrorKind::kUniqueViolation));
       }
       if (!again || attempt >= kMaxAttempts) return backend::ToStatus(e, pool.name(), what);
       ++*retries;

@@ -49,13 +49,15 @@ class Cluster {
   enum class Retry {
     kReadOnly,  // idempotent: may also retry once on a broken connection
     kWrite,     // retries deadlocks, busy locks and lost insert races
+    kNested,    // runs while the caller holds locks on another database:
+                // never retried, lock waits bounded by `lock_timeout_ms`
   };
   // Leases a connection and runs `fn`, translating SOCI exceptions into
   // Status and retrying transient failures (a few times, with backoff).
   // A write whose COMMIT lost its link returns kOutcomeUnknown, never
   // retried.
   Status WithConnection(ConnectionPool& pool, std::string_view what, Retry retry,
-                        const std::function<Status(Connection&)>& fn);
+                        const std::function<Status(Connection&)>& fn, int lock_timeout_ms = 0);
 
   // Every pool's counters and gauges, in config order.
   std::vector<DatabaseMetrics> DatabaseSnapshots();
@@ -82,7 +84,8 @@ class Cluster {
  private:
   // WithConnection without its metrics; `retries` counts extra attempts.
   Status WithConnectionUncounted(ConnectionPool& pool, std::string_view what, Retry retry,
-                                 const std::function<Status(Connection&)>& fn, int* retries);
+                                 const std::function<Status(Connection&)>& fn,
+                                 int lock_timeout_ms, int* retries);
 };
 
 }  // namespace libshard::cluster
