@@ -4,6 +4,7 @@
 #include "libshard/config.h"
 #include "libshard/document.h"
 #include "libshard/id.h"
+#include "libshard/metrics.h"
 #include "libshard/options.h"
 #include "libshard/status.h"
 #include "libshard/store.h"

@@ -32,6 +32,7 @@
 #include "libshard/document.h"
 #include "libshard/id.h"
 #include "libshard/index.h"
+#include "libshard/metrics.h"
 #include "libshard/options.h"
 #include "libshard/status.h"
 
@@ -173,6 +174,15 @@ class Store {
   // Online drop: queries stop at once, writers stop maintaining it, then
   // its tables and catalog rows are removed.
   Status DropIndex(std::string_view entity, std::string_view index);
+
+  // --- Metrics (see metrics.h) -------------------------------------------
+
+  // This process's counters per database and index, with the pools' sizes
+  // now and the index states from the catalog. Never fails: when the
+  // catalog cannot be read, index_states_ok is false.
+  MetricsSnapshot Metrics();
+  // RenderPrometheus(Metrics()): the body of a /metrics endpoint.
+  std::string PrometheusText();
 
   const ClusterConfig& config() const;
 
