@@ -221,6 +221,31 @@ int main(int argc, char** argv) {
     std::printf("locate %s -> bucket %u on shard %s\n", id.c_str(), where.bucket,
                 where.shard.c_str());
   }
+  // --- Metrics: what a /metrics endpoint serves ------------------------------
+  // PrometheusText() is RenderPrometheus(store->Metrics()): counters of this
+  // process per database (operations, errors by code, retries, latency
+  // histogram, pool) and per index. A service serves it from its HTTP
+  // server, e.g. with cpp-httplib:
+  //
+  //   server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+  //     res.set_content(store->PrometheusText(), "text/plain; version=0.0.4; charset=utf-8");
+  //   });
+  //
+  // Here the operation counts are printed instead (the full text is long).
+  const libshard::MetricsSnapshot metrics = store->Metrics();
+  uint64_t operations = 0, errors = 0;
+  for (const libshard::DatabaseMetrics& db : metrics.databases) {
+    operations += db.operations;
+    for (const auto& [code, n] : db.errors_by_code) errors += n;
+  }
+  const std::string text = store->PrometheusText();
+  std::printf("metrics: %llu database operations, %llu errors; /metrics would serve %zu bytes\n",
+              static_cast<unsigned long long>(operations), static_cast<unsigned long long>(errors),
+              text.size());
+  if (operations == 0 || text.find("libshard_db_operations_total") == std::string::npos) {
+    Fail("metrics", Status::Internal("no operations counted"));
+  }
+
   std::printf("user_service: ok\n");
   return 0;
 }
