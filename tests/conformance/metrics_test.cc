@@ -81,7 +81,10 @@ TEST_CASE("metrics: puts and gets are counted per database, with a consistent hi
     CHECK(d.pool_size == Options{}.pool_size);
     CHECK(d.pool_open >= 0);
     CHECK(d.pool_open <= d.pool_size);
-    CHECK(d.pool_in_use == 0);  // nothing runs now
+    CHECK(d.pool_in_use <= d.pool_open);
+    // Nothing runs now, except perhaps the index registry's background
+    // refresh on the catalog.
+    if (d.database != env.cluster.config.catalog) CHECK(d.pool_in_use == 0);
     CHECK(!d.backend.empty());
   }
 
