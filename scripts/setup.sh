@@ -9,6 +9,7 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake make pkg-config ca-certificates
+  ccache  # compiler cache: local rebuilds of unchanged sources are near-instant
   # fuzzing (scripts/fuzz.sh): clang, libFuzzer + sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
   # libraries the library and its tests use
