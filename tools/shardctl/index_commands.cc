@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +76,20 @@ int RunStatus(Session& session, const StatusArgs& args) {
 }
 
 // --- build -----------------------------------------------------------------
+
+// --duty: a plain decimal from 0.05 to 1. Not CLI::Range: it compares with
+// < and >, which are both false for NaN, so "nan" got through.
+const CLI::Validator kDutyRange(
+    [](std::string& text) -> std::string {
+      const char* begin = text.c_str();
+      char* end = nullptr;
+      errno = 0;
+      const double value = std::strtod(begin, &end);
+      const bool parsed = end != begin && *end == '\0' && errno == 0;
+      if (parsed && value >= 0.05 && value <= 1.0) return "";
+      return "expected a number from 0.05 to 1, got '" + text + "'";
+    },
+    "");
 
 struct BuildArgs {
   std::string entity;
@@ -283,7 +299,7 @@ void AddIndexCommands(CLI::App& app, CommandList& commands) {
                     "it pauses for the rest, so foreground writes keep flowing (1 = never pause)")
         ->type_name("F")
         ->capture_default_str()
-        ->check(CLI::Range(0.05, 1.0));
+        ->check(kDutyRange);
     sub->add_flag("-q,--quiet", args->quiet, "no progress on stderr");
     sub->footer(
         "Registers the index as write_only if the catalog does not know it,\n"
