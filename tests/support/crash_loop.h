@@ -31,7 +31,7 @@ struct CrashLoopOptions {
   // Other indexes of `entity` that stay ready throughout (maintained by the
   // killed writers); verified at the end with `index`.
   std::vector<std::string> stable_indexes;
-  std::string work_dir;  // logs and command outputs go here (must exist)
+  std::string work_dir = ".";  // logs and command outputs go here (must exist)
   uint64_t seed = 1;
   int kills = 100;        // writer processes to SIGKILL (at least)
   int index_cycles = 2;   // each: drop (killed), drop, build (killed), build

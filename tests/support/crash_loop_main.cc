@@ -35,7 +35,6 @@ namespace {
 int main(int argc, char** argv) {
   libshard::testing::CrashLoopOptions o;
   o.seed = std::random_device{}();
-  o.work_dir = ".";
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     if (k == "-h" || k == "--help") Usage("the crash loop");
