@@ -8,10 +8,14 @@ find_path(SOCI_INCLUDE_DIR soci/soci.h)
 find_library(SOCI_CORE_LIBRARY NAMES soci_core)
 
 set(_soci_backends sqlite3 postgresql mysql)
-# soci-sqlite3.h exposes SQLite's C API (in namespace sqlite_api), and
-# libshard calls a little of it (sqlite3_config, busy handler), so
-# SOCI::sqlite3 also links libsqlite3 itself.
+# The backends' headers expose their client libraries' C APIs, and libshard
+# calls a little of each (SQLite: sqlite3_config, the busy handler, extended
+# result codes; libpq: PQsocket; MariaDB: mysql_get_socket, for the
+# statement-timeout watchdog), so SOCI::<backend> also links the client
+# library itself.
 find_library(SOCI_NATIVE_sqlite3_LIBRARY NAMES sqlite3)
+find_library(SOCI_NATIVE_postgresql_LIBRARY NAMES pq)
+find_library(SOCI_NATIVE_mysql_LIBRARY NAMES mariadb mysqlclient)
 foreach(_b IN LISTS _soci_backends)
   find_library(SOCI_${_b}_LIBRARY NAMES soci_${_b})
   if(SOCI_${_b}_LIBRARY)
@@ -42,4 +46,5 @@ if(SOCI_FOUND AND NOT TARGET SOCI::core)
     endif()
   endforeach()
 endif()
-mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY SOCI_NATIVE_sqlite3_LIBRARY)
+mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY SOCI_NATIVE_sqlite3_LIBRARY
+  SOCI_NATIVE_postgresql_LIBRARY SOCI_NATIVE_mysql_LIBRARY)

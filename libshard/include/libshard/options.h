@@ -12,10 +12,17 @@ struct Options {
   bool create_if_missing = false;
   // Most connections kept open per database. Default: 8.
   int pool_size = 8;
-  // Bound on establishing a connection (PostgreSQL connect_timeout, MariaDB
-  // connect/read/write timeouts). An unreachable database fails with
-  // Code::kUnavailable after about this long. Default: 5 s.
+  // Bound on establishing a connection (PostgreSQL and MariaDB
+  // connect_timeout). An unreachable database fails with Code::kUnavailable
+  // after about this long. Default: 5 s.
   int connect_timeout_seconds = 5;
+  // Bound on every statement, COMMIT and fetch on PostgreSQL and MariaDB,
+  // enforced by the client even when the server is frozen (the connection
+  // is closed; backend/statement_timeout.h): the call fails with
+  // kUnavailable (kOutcomeUnknown for a COMMIT). SQLite statements are
+  // bounded by sqlite_busy_timeout_ms instead. 0 = no bound.
+  // Default: 30 s.
+  int statement_timeout_ms = 30000;
   // After a failed connect, calls to the same database fail fast with
   // kUnavailable for this long instead of waiting again. Default: 1000 ms.
   int down_backoff_ms = 1000;

@@ -132,8 +132,16 @@ ErrorKind Classify(const soci::soci_error& e) {
 }
 
 std::string SafeDetail(std::string_view message) {
-  std::string detail(message);
-  if (auto nl = detail.find('\n'); nl != std::string::npos) detail.resize(nl);
+  // Lines joined: libpq's reason for a failed connect is on the second.
+  std::string detail;
+  for (size_t start = 0; start < message.size();) {
+    size_t nl = message.find('\n', start);
+    std::string_view line = message.substr(start, nl == std::string_view::npos ? nl : nl - start);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+    if (!line.empty()) detail += (detail.empty() ? "" : " ") + std::string(line);
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
   // SOCI's context quotes the statement and its bound values.
   for (const char* context : {" while executing \"", " while preparing \"", " while fetching",
                               " with :"}) {

@@ -8,12 +8,32 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <mutex>
+#include <type_traits>
 
 namespace libshard::backend {
 namespace {
 
 using soci::details::statement_backend;
 using soci::details::session_backend;
+
+// Runs `run` between the hooks' Before and After (Failed when it throws).
+template <typename F>
+auto Around(SessionHooks& hooks, SqlOp op, std::string_view sql, F&& run) -> decltype(run()) {
+  try {
+    hooks.Before(op, sql);
+    if constexpr (std::is_void_v<decltype(run())>) {
+      run();
+      hooks.After(op, sql);
+    } else {
+      auto r = run();
+      hooks.After(op, sql);
+      return r;
+    }
+  } catch (...) {
+    hooks.Failed(op, sql);
+    throw;
+  }
+}
 
 // A statement whose execute and fetch pass through the hooks. Binding
 // (into/use backends) is done by the real statement, which the bound
@@ -27,19 +47,13 @@ class HookedStatement : public statement_backend {
   void prepare(std::string const& query, soci::details::statement_type type) override {
     query_ = query;
     op_ = OpOf(query);
-    inner_->prepare(query, type);
+    Around(hooks_, SqlOp::kPrepare, query_, [&] { inner_->prepare(query, type); });
   }
   exec_fetch_result execute(int number) override {
-    hooks_.Before(op_, query_);
-    exec_fetch_result r = inner_->execute(number);
-    hooks_.After(op_, query_);
-    return r;
+    return Around(hooks_, op_, query_, [&] { return inner_->execute(number); });
   }
   exec_fetch_result fetch(int number) override {
-    hooks_.Before(SqlOp::kFetch, query_);
-    exec_fetch_result r = inner_->fetch(number);
-    hooks_.After(SqlOp::kFetch, query_);
-    return r;
+    return Around(hooks_, SqlOp::kFetch, query_, [&] { return inner_->fetch(number); });
   }
   long long get_affected_rows() override { return inner_->get_affected_rows(); }
   int get_number_of_rows() override { return inner_->get_number_of_rows(); }
@@ -91,9 +105,11 @@ class HookedSession : public session_backend {
   session_backend& inner() { return *inner_; }
 
   bool is_connected() override { return inner_->is_connected(); }
-  void begin() override { Around(SqlOp::kBegin, "BEGIN", [&] { inner_->begin(); }); }
-  void commit() override { Around(SqlOp::kCommit, "COMMIT", [&] { inner_->commit(); }); }
-  void rollback() override { Around(SqlOp::kRollback, "ROLLBACK", [&] { inner_->rollback(); }); }
+  void begin() override { Around(*hooks_, SqlOp::kBegin, "BEGIN", [&] { inner_->begin(); }); }
+  void commit() override { Around(*hooks_, SqlOp::kCommit, "COMMIT", [&] { inner_->commit(); }); }
+  void rollback() override {
+    Around(*hooks_, SqlOp::kRollback, "ROLLBACK", [&] { inner_->rollback(); });
+  }
   bool get_next_sequence_value(soci::session& s, std::string const& seq, long long& v) override {
     return inner_->get_next_sequence_value(s, seq, v);
   }
@@ -120,13 +136,6 @@ class HookedSession : public session_backend {
   soci::details::blob_backend* make_blob_backend() override { return inner_->make_blob_backend(); }
 
  private:
-  template <typename F>
-  void Around(SqlOp op, std::string_view sql, F&& run) {
-    hooks_->Before(op, sql);
-    run();
-    hooks_->After(op, sql);
-  }
-
   std::unique_ptr<session_backend> inner_;
   std::shared_ptr<SessionHooks> hooks_;
 };
@@ -136,13 +145,27 @@ class HookedFactory : public soci::backend_factory {
   HookedFactory(const soci::backend_factory& inner, std::shared_ptr<SessionHooks> hooks)
       : inner_(inner), hooks_(std::move(hooks)) {}
   session_backend* make_session(soci::connection_parameters const& params) const override {
-    hooks_->Before(SqlOp::kConnect, "");
-    std::unique_ptr<session_backend> real(inner_.make_session(params));
-    hooks_->After(SqlOp::kConnect, "");
+    std::unique_ptr<session_backend> real;
+    Around(*hooks_, SqlOp::kConnect, "", [&] { real.reset(inner_.make_session(params)); });
+    hooks_->Connected(SocketOf(*real));
     return new HookedSession(real.release(), hooks_);
   }
 
  private:
+  // The network socket under a session (for the statement-timeout watchdog).
+  // (By backend name: Debian's SOCI exports no typeinfo for its backend
+  // classes, so dynamic_cast to them does not link.)
+  static int SocketOf(session_backend& s) {
+    const std::string name = s.get_backend_name();
+    if (name == "postgresql") {
+      return PQsocket(static_cast<soci::postgresql_session_backend&>(s).conn_);
+    }
+    if (name == "mysql") {
+      return static_cast<int>(mysql_get_socket(static_cast<soci::mysql_session_backend&>(s).conn_));
+    }
+    return -1;
+  }
+
   const soci::backend_factory& inner_;
   std::shared_ptr<SessionHooks> hooks_;
 };
@@ -156,7 +179,34 @@ const soci::backend_factory& RealFactory(Backend backend) {
   return soci::sqlite3;
 }
 
+class HookChain : public SessionHooks {
+ public:
+  explicit HookChain(std::vector<std::shared_ptr<SessionHooks>> hooks) : hooks_(std::move(hooks)) {}
+  void Before(SqlOp op, std::string_view sql) override {
+    for (auto& h : hooks_) h->Before(op, sql);
+  }
+  void After(SqlOp op, std::string_view sql) override {
+    for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) (*it)->After(op, sql);
+  }
+  void Failed(SqlOp op, std::string_view sql) override {
+    for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) (*it)->Failed(op, sql);
+  }
+  void Connected(int socket) override {
+    for (auto& h : hooks_) h->Connected(socket);
+  }
+
+ private:
+  std::vector<std::shared_ptr<SessionHooks>> hooks_;
+};
+
 }  // namespace
+
+std::shared_ptr<SessionHooks> ChainHooks(std::vector<std::shared_ptr<SessionHooks>> hooks) {
+  std::erase(hooks, nullptr);
+  if (hooks.empty()) return nullptr;
+  if (hooks.size() == 1) return hooks.front();
+  return std::make_shared<HookChain>(std::move(hooks));
+}
 
 Session::Session() = default;
 Session::Session(Session&&) noexcept = default;
@@ -166,6 +216,7 @@ Session::~Session() { sql.reset(); }
 const char* SqlOpName(SqlOp op) {
   switch (op) {
     case SqlOp::kConnect: return "connect";
+    case SqlOp::kPrepare: return "prepare";
     case SqlOp::kExecute: return "execute";
     case SqlOp::kFetch: return "fetch";
     case SqlOp::kBegin: return "begin";

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "libshard/config.h"
 
@@ -22,7 +23,9 @@ class backend_factory;
 
 namespace libshard::backend {
 
-enum class SqlOp { kConnect, kExecute, kFetch, kBegin, kCommit, kRollback };
+// kPrepare is a round trip on PostgreSQL (a named server-side statement),
+// local on SQLite and MariaDB (SOCI's MySQL backend prepares client-side).
+enum class SqlOp { kConnect, kPrepare, kExecute, kFetch, kBegin, kCommit, kRollback };
 const char* SqlOpName(SqlOp op);
 
 // Sees every operation of the sessions it was given to. Both calls may throw
@@ -35,7 +38,15 @@ class SessionHooks {
   virtual ~SessionHooks() = default;
   virtual void Before(SqlOp op, std::string_view sql) = 0;
   virtual void After(SqlOp op, std::string_view sql) = 0;
+  // The operation threw (from the database or from Before). May throw a
+  // replacement error; otherwise the original is rethrown.
+  virtual void Failed(SqlOp /*op*/, std::string_view /*sql*/) {}
+  // The session is open; `socket` is its network socket, -1 for SQLite.
+  virtual void Connected(int /*socket*/) {}
 };
+
+// Runs several hooks in order (Before in order, After/Failed in reverse).
+std::shared_ptr<SessionHooks> ChainHooks(std::vector<std::shared_ptr<SessionHooks>> hooks);
 
 // An open session and the factory it was made by (SOCI keeps a pointer to
 // the factory for reconnects, so the factory must outlive the session).

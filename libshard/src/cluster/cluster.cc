@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "backend/errors.h"
+#include "backend/statement_timeout.h"
 #include "libshard/id.h"
 
 namespace libshard::cluster {
@@ -101,7 +102,9 @@ Status Cluster::WithConnectionUncounted(ConnectionPool& pool, std::string_view w
         // A pooled connection may have died while idle (server restart):
         // one fresh try is safe for reads. Writes are not retried: the
         // commit may have happened before the link broke.
-        again = retry == Retry::kReadOnly && attempt == 1;
+        // A statement timeout is not retried: the server did not answer,
+        // and a fresh connection would wait for it again.
+        again = retry == Retry::kReadOnly && attempt == 1 && !backend::IsStatementTimeout(e);
       } else {
         (*lease)->ForgetStatements();
         again = retry != Retry::kNested &&

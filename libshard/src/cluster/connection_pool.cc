@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "backend/errors.h"
+#include "backend/statement_timeout.h"
 #include "cluster/env.h"
 
 namespace libshard::cluster {
@@ -74,7 +75,12 @@ std::string ConnectionPool::SociConnectString() const {
 
 Result<std::unique_ptr<Connection>> ConnectionPool::Connect() {
   try {
-    auto conn = std::make_unique<Connection>(env_->OpenSession(db_, SociConnectString()));
+    std::shared_ptr<backend::SessionHooks> hooks;
+    if (options_.statement_timeout_ms > 0 && db_.backend != Backend::kSqlite) {
+      hooks = backend::MakeStatementTimeoutHooks(
+          std::chrono::milliseconds(options_.statement_timeout_ms));
+    }
+    auto conn = std::make_unique<Connection>(env_->OpenSession(db_, SociConnectString(), hooks));
     soci::session& sql = conn->sql();
     switch (db_.backend) {
       case Backend::kSqlite:

@@ -14,8 +14,9 @@ SteadyTime Env::SteadyNow() const { return std::chrono::steady_clock::now(); }
 
 void Env::SleepFor(std::chrono::microseconds d) const { std::this_thread::sleep_for(d); }
 
-backend::Session Env::OpenSession(const DatabaseConfig& db, const std::string& url) {
-  return backend::OpenSession(db.backend, url, nullptr);
+backend::Session Env::OpenSession(const DatabaseConfig& db, const std::string& url,
+                                  std::shared_ptr<backend::SessionHooks> hooks) {
+  return backend::OpenSession(db.backend, url, std::move(hooks));
 }
 
 std::shared_ptr<Env> Env::Default() {

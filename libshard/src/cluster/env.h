@@ -42,8 +42,10 @@ class Env {
   virtual LeaseTimings lease() const { return {}; }
 
   // Opens a session to `db` with connect string `url` (the canonical form
-  // plus the library's defaults). Throws soci::soci_error.
-  virtual backend::Session OpenSession(const DatabaseConfig& db, const std::string& url);
+  // plus the library's defaults), with `hooks` (may be null: the library's
+  // own, e.g. the statement timeout). Throws soci::soci_error.
+  virtual backend::Session OpenSession(const DatabaseConfig& db, const std::string& url,
+                                       std::shared_ptr<backend::SessionHooks> hooks);
 
   // The process-wide real environment.
   static std::shared_ptr<Env> Default();

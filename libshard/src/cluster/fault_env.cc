@@ -129,8 +129,10 @@ LeaseTimings FaultEnv::lease() const {
   return lease_;
 }
 
-backend::Session FaultEnv::OpenSession(const DatabaseConfig& db, const std::string& url) {
-  return backend::OpenSession(db.backend, url, std::make_shared<FaultHooks>(*this, db));
+backend::Session FaultEnv::OpenSession(const DatabaseConfig& db, const std::string& url,
+                                       std::shared_ptr<backend::SessionHooks> hooks) {
+  return backend::OpenSession(
+      db.backend, url, backend::ChainHooks({std::make_shared<FaultHooks>(*this, db), hooks}));
 }
 
 void FaultEnv::StepWallClock(std::chrono::microseconds delta) { wall_offset_us_ += delta.count(); }

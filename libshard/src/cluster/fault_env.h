@@ -55,7 +55,8 @@ class FaultEnv : public Env {
   int64_t WallMicros() const override;
   SteadyTime SteadyNow() const override;
   LeaseTimings lease() const override;
-  backend::Session OpenSession(const DatabaseConfig& db, const std::string& url) override;
+  backend::Session OpenSession(const DatabaseConfig& db, const std::string& url,
+                               std::shared_ptr<backend::SessionHooks> hooks) override;
 
   void StepWallClock(std::chrono::microseconds delta);
   void StepSteadyClock(std::chrono::microseconds delta);

@@ -1,0 +1,97 @@
+#include "support/tcp_proxy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace libshard::testing {
+namespace {
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// Writes all of `buf`; false when the peer is gone.
+bool WriteAll(int fd, const char* buf, ssize_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    buf += w;
+    n -= w;
+  }
+  return true;
+}
+
+}  // namespace
+
+TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = Loopback(0);
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 16) != 0) {
+    throw std::runtime_error("TcpProxy: cannot listen on 127.0.0.1");
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+}
+
+TcpProxy::~TcpProxy() {
+  stopping_ = true;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  acceptor_.join();
+  ::close(listen_fd_);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::thread& t : pumps_) t.join();
+}
+
+void TcpProxy::AcceptLoop() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    int client = ::accept(listen_fd_, nullptr, nullptr);
+    if (client < 0) continue;
+    int server = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a = Loopback(target_port_);
+    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(client);
+      ::close(server);
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    pumps_.emplace_back([this, client, server] { Pump(client, server); });
+  }
+}
+
+void TcpProxy::Pump(int client, int server) {
+  char buf[64 * 1024];
+  while (!stopping_) {
+    if (frozen_) {  // hold every byte where it is
+      ::usleep(20 * 1000);
+      continue;
+    }
+    pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    if (::poll(p, 2, 50) <= 0) continue;
+    if (frozen_) continue;
+    bool open = true;
+    for (int i = 0; i < 2 && open; ++i) {
+      if (p[i].revents == 0) continue;
+      ssize_t n = ::recv(p[i].fd, buf, sizeof buf, 0);
+      open = n > 0 && WriteAll(p[1 - i].fd, buf, n);
+    }
+    if (!open) break;
+  }
+  ::close(client);
+  ::close(server);
+}
+
+}  // namespace libshard::testing

@@ -1,0 +1,40 @@
+// TcpProxy: a TCP forwarder on 127.0.0.1 that a test can freeze, so a real
+// database server looks, from the client, exactly like a frozen one (a
+// stopped VM or a SIGSTOPped server): connections stay open, bytes stop
+// flowing both ways. Thawing lets them flow again. For statement-timeout
+// tests; never points anywhere but the loopback servers of scripts/servers.sh.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace libshard::testing {
+
+class TcpProxy {
+ public:
+  // Forwards to 127.0.0.1:`target_port`; listens on an ephemeral port.
+  explicit TcpProxy(int target_port);
+  ~TcpProxy();
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+
+  int port() const { return port_; }
+  void Freeze(bool frozen) { frozen_ = frozen; }
+
+ private:
+  void AcceptLoop();
+  void Pump(int client, int server);
+
+  int target_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> frozen_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> pumps_;
+};
+
+}  // namespace libshard::testing
