@@ -86,6 +86,7 @@ class ShardWriter {
     std::vector<indexer::RowOp> to_insert;
     const int64_t now = store_.NowMicros();
     for (const PendingWrite& w : writes) {
+      if (Status s = CheckSize(c, w); !s.ok()) return s;
       RawRecord cur;
       bool exists = false;
       if (indexed_) {
@@ -120,6 +121,21 @@ class ShardWriter {
       }
     }
     return indexer::InsertRows(store_, to_insert, shard_, &c);
+  }
+
+  // A value the database would refuse for its size is an input error,
+  // found before sending (MariaDB drops the connection on an oversized
+  // packet, which would otherwise look like an unreachable database).
+  Status CheckSize(Connection& c, const PendingWrite& w) {
+    const size_t limit = c.max_packet_bytes();
+    if (limit == 0 || w.doc == nullptr) return Status::OK();
+    constexpr size_t kStatementOverhead = 1024;  // SQL text and the other values
+    const size_t need = backend::MysqlEscapedSize(w.body) + 2 * w.id.size() + kStatementOverhead;
+    if (need <= limit) return Status::OK();
+    return Status::InvalidArgument(
+        DescribeRecord(entity_, w.id) + ": a body of " + std::to_string(w.body.size()) +
+        " bytes does not fit database '" + pool_.name() + "' (its max_allowed_packet is " +
+        std::to_string(limit) + " bytes; the statement would need " + std::to_string(need) + ")");
   }
 
   // Index rows this write adds (to `to_insert`) and drops (to stale_).

@@ -215,3 +215,27 @@ TEST_CASE("Validate refuses configs built in code with bad names or references")
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("a body larger than its database accepts is invalid input, never echoed, and the "
+          "database stays reachable") {
+  Env env = OpenCluster(Spec({"docs"}));
+  const std::string docs = env.Entity("docs");
+  // 20 MiB: above MariaDB's default max_allowed_packet (16 MiB), well within
+  // PostgreSQL's and SQLite's limits.
+  const std::string marker = "TOPSECRETDOC";
+  std::string big = marker;
+  big.resize(20 << 20, 'x');
+  Document doc = Document::MakeObject({{"blob", Document(big)}});
+  Result<uint64_t> put = env->Put(docs, "big", doc);
+  if (put.ok()) {
+    Result<Record> back = env->Get(docs, "big");
+    REQUIRE_OK(back);
+    CHECK(back->doc["blob"].as_string() == big);
+  } else {
+    CHECK_CODE(put, Code::kInvalidArgument);
+    CHECK(put.status().message().size() < 1000);
+    CHECK(put.status().message().find(marker) == std::string::npos);
+  }
+  if (BackendFromEnv() == TestBackend::kMariadb) CHECK_CODE(put, Code::kInvalidArgument);
+  CHECK_OK(env->Put(docs, "small", Document::FromJson(R"({"ok":true})").value()));
+}

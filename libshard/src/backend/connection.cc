@@ -59,6 +59,17 @@ void Connection::ConfigureSqlite(int busy_timeout_ms) {
   sqlite_api::sqlite3_extended_result_codes(db, 1);
 }
 
+size_t MysqlEscapedSize(std::string_view value) {
+  size_t n = value.size() + 2;  // the quotes
+  for (char c : value) {
+    switch (c) {
+      case '\0': case '\'': case '"': case '\\': case '\n': case '\r': case '\x1a': ++n; break;
+      default: break;
+    }
+  }
+  return n;
+}
+
 void Connection::SetLockTimeout(Backend backend, int timeout_ms) {
   switch (backend) {
     case Backend::kSqlite:

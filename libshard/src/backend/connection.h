@@ -6,9 +6,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "backend/dialect.h"
@@ -63,6 +65,13 @@ class Connection {
   // rounded up to whole seconds); 0 restores the connection's default.
   void SetLockTimeout(Backend backend, int timeout_ms);
 
+  // MariaDB: the server's max_allowed_packet (read at connect); a
+  // statement larger than this is refused by the server, which then drops
+  // the connection ("server has gone away"), so oversized values are
+  // refused before they are sent. 0 = no such limit.
+  size_t max_packet_bytes() const { return max_packet_bytes_; }
+  void set_max_packet_bytes(size_t n) { max_packet_bytes_ = n; }
+
   // Set when the connection's state is in doubt (a ROLLBACK failed, a
   // COMMIT's outcome is unknown): the pool closes it instead of reusing it.
   void MarkBroken() { broken_ = true; }
@@ -74,7 +83,13 @@ class Connection {
   Session session_;
   std::unordered_map<std::string, std::unique_ptr<Prepared>> cache_;
   bool broken_ = false;
+  size_t max_packet_bytes_ = 0;
 };
+
+// Bytes `value` takes inside a MariaDB statement: SOCI's MySQL backend
+// escapes bound strings into the statement text (mysql_real_escape_string
+// doubles NUL, quotes, backslash, CR, LF and ^Z).
+size_t MysqlEscapedSize(std::string_view value);
 
 // Thrown by InWriteTransaction when COMMIT failed in a way that does not
 // tell whether the database applied it (the link broke during COMMIT).

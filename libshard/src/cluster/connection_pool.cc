@@ -5,6 +5,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "backend/errors.h"
@@ -96,6 +97,11 @@ Result<std::unique_ptr<Connection>> ConnectionPool::Connect() {
         // a gap lock and two concurrent inserts deadlock; READ COMMITTED
         // turns that into a clean duplicate-key error we retry.
         sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+        {
+          long long max_packet = 0;
+          sql << "SELECT @@max_allowed_packet", soci::into(max_packet);
+          conn->set_max_packet_bytes(static_cast<size_t>(std::max(0LL, max_packet)));
+        }
         break;
       case Backend::kPostgres:
         // libpq prints NOTICEs (e.g. "relation already exists, skipping")
