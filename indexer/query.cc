@@ -116,9 +116,10 @@ bool Satisfies(const Document& v, const Cond& cond) {
     case Op::kLe: return CompareValues(v, cond.values[0]) <= 0;
     case Op::kGt: return CompareValues(v, cond.values[0]) > 0;
     case Op::kGe: return CompareValues(v, cond.values[0]) >= 0;
-    case Op::kIn:
-      return std::any_of(cond.values.begin(), cond.values.end(),
-                         [&](const Document& x) { return CompareValues(v, x) == 0; });
+    case Op::kIn:  // values sorted and unique (MakePlan)
+      return std::binary_search(
+          cond.values.begin(), cond.values.end(), v,
+          [](const Document& a, const Document& b) { return CompareValues(a, b) < 0; });
   }
   return false;
 }
@@ -512,6 +513,18 @@ Result<Plan> MakePlan(cluster::Cluster& cluster, std::string_view entity, const 
       Result<Document> n = def.Normalize(cond.column, v);
       if (!n.ok()) return n.status();
       cond.values.push_back(std::move(n).value());
+    }
+    if (cond.op == Op::kIn) {
+      // Sorted and unique, so re-checking a hit is a binary search, not a
+      // scan of the list (40,000 values × 40,000 hits took 10 s). Normalized
+      // values of one column share a type and are never NaN: a total order.
+      auto less = [](const Document& a, const Document& b) { return CompareValues(a, b) < 0; };
+      std::sort(cond.values.begin(), cond.values.end(), less);
+      cond.values.erase(std::unique(cond.values.begin(), cond.values.end(),
+                                    [](const Document& a, const Document& b) {
+                                      return CompareValues(a, b) == 0;
+                                    }),
+                        cond.values.end());
     }
     plan.conds.push_back(std::move(cond));
   }
