@@ -17,7 +17,9 @@
 namespace libshard {
 namespace {
 
-TEST_CASE("BuildIndex refuses a duty outside (0, 1] and a chunk below 1") {
+// (The name avoids an unbalanced bracket: CTest test discovery splits names
+// with CMake lists, which do not split inside unbalanced brackets.)
+TEST_CASE("BuildIndex refuses a duty that is not in the half-open range from 0 to 1 and a chunk below 1") {
   testing::ClusterSpec spec;
   spec.shards = 2;
   EntityConfig users;
