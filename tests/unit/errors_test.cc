@@ -11,6 +11,7 @@
 #include <string>
 
 #include "backend/errors.h"
+#include "cluster/cluster.h"
 #include "cluster/connection_pool.h"
 #include "support/test_cluster.h"
 
@@ -114,6 +115,18 @@ TEST_CASE("errors: Status codes and messages") {
   CHECK(ToStatus(soci::postgresql_soci_error("x", "55P03"), "s1", "put").code() ==
         Code::kUnavailable);
   CHECK(ToStatus(soci::sqlite3_soci_error("x", 1299), "s1", "put").code() == Code::kInternal);
+  // Server messages that quote values lose them.
+  libshard::Status dup = ToStatus(
+      soci::mysql_soci_error("Duplicate entry 'ada@example.com' for key 'k'", 1062), "s1", "put");
+  CHECK(dup.message().find("ada@") == std::string::npos);
+  CHECK(dup.message().find("for key 'k'") != std::string::npos);
+  libshard::Status detail = ToStatus(
+      soci::postgresql_soci_error("ERROR:  duplicate key value violates unique constraint \"u\"\n"
+                                  "DETAIL:  Key (email)=(ada@example.com) already exists.\n",
+                                  "23505"),
+      "s1", "put");
+  CHECK(detail.message().find("ada@") == std::string::npos);
+  CHECK(detail.message().find("unique constraint") != std::string::npos);
   libshard::Status s = ToStatus(soci::soci_error("no route password=hunter2 host=x"), "s1", "get");
   CHECK(s.message().find("hunter2") == std::string::npos);
   CHECK(s.message().find("get on database 's1'") == 0);
@@ -150,4 +163,14 @@ TEST_CASE("errors: real SQLite constraint failures are told apart") {
   CHECK(kind_of("INSERT INTO t VALUES ('c', :v, 'C', 1)", "SECRET@X") == ErrorKind::kUniqueViolation);
   CHECK(kind_of("INSERT INTO t VALUES (:v, 'd@x', NULL, 1)", "TOPSECRET-1") == ErrorKind::kOther);
   CHECK(kind_of("INSERT INTO t VALUES (:v, 'e@x', 'E', 0)", "TOPSECRET-2") == ErrorKind::kOther);
+}
+
+TEST_CASE("errors: records are named by a short, escaped prefix of their id") {
+  CHECK(libshard::DescribeRecord("users", "ada") == "users/ada");
+  CHECK(libshard::DescribeRecord("users", std::string("\x01\x02", 2)) == "users/0x0102");
+  const std::string long_id = std::string(64, 'a') + "SECRET-TAIL";
+  const std::string shown = libshard::DescribeRecord("users", long_id);
+  CHECK(shown.find("SECRET") == std::string::npos);
+  CHECK(shown.find("(75-byte id)") != std::string::npos);
+  CHECK(shown.rfind("users/" + std::string(64, 'a'), 0) == 0);
 }

@@ -138,9 +138,24 @@ std::string SafeDetail(std::string_view message) {
     size_t nl = message.find('\n', start);
     std::string_view line = message.substr(start, nl == std::string_view::npos ? nl : nl - start);
     while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
-    if (!line.empty()) detail += (detail.empty() ? "" : " ") + std::string(line);
+    // PostgreSQL's DETAIL quotes the row ("Key (email)=(ada@…) already
+    // exists"); CONTEXT and QUERY may quote statement text.
+    const bool quotes_values = line.rfind("DETAIL:", 0) == 0 || line.rfind("CONTEXT:", 0) == 0 ||
+                               line.rfind("QUERY:", 0) == 0;
+    if (!line.empty() && !quotes_values) detail += (detail.empty() ? "" : " ") + std::string(line);
     if (nl == std::string_view::npos) break;
     start = nl + 1;
+  }
+  // MariaDB quotes the value in some errors: "Duplicate entry 'ada@…' for
+  // key 'k'", "Incorrect string value: '\xF0…' for column 'c'".
+  for (const auto& [open, close] : {std::pair{"entry '", "' for key"},
+                                    std::pair{"value: '", "' for column"}}) {
+    size_t a = detail.find(open);
+    size_t b = a == std::string::npos ? a : detail.find(close, a + std::strlen(open));
+    if (b != std::string::npos) {
+      const size_t from = a + std::strlen(open);
+      detail.replace(from, b - from, "…");
+    }
   }
   // SOCI's context quotes the statement and its bound values.
   for (const char* context : {" while executing \"", " while preparing \"", " while fetching",

@@ -166,10 +166,17 @@ Status CheckId(std::string_view entity, std::string_view id) {
 }
 
 std::string DescribeRecord(std::string_view entity, std::string_view id) {
-  bool printable = std::all_of(id.begin(), id.end(), [](char c) {
+  // Only a short prefix of a long id: messages end up in logs, and an id
+  // may carry data (an email, a token) that does not belong there.
+  constexpr size_t kShownBytes = 64;
+  std::string_view shown = id.substr(0, kShownBytes);
+  bool printable = std::all_of(shown.begin(), shown.end(), [](char c) {
     return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
   });
-  return std::string(entity) + "/" + (printable ? std::string(id) : "0x" + ids::ToHex(id));
+  std::string out = std::string(entity) + "/" +
+                    (printable ? std::string(shown) : "0x" + ids::ToHex(shown));
+  if (shown.size() < id.size()) out += "… (" + std::to_string(id.size()) + "-byte id)";
+  return out;
 }
 
 }  // namespace libshard
