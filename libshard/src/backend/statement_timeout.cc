@@ -63,8 +63,10 @@ class Watchdog {
         continue;
       }
       auto first = armed_.begin();
-      if (Clock::now() < first->first.first) {
-        cv_.wait_until(lock, first->first.first);
+      // A copy: the entry may be disarmed (erased) while we wait unlocked.
+      const Clock::time_point deadline = first->first.first;
+      if (Clock::now() < deadline) {
+        cv_.wait_until(lock, deadline);
         continue;
       }
       ::shutdown(first->second.socket, SHUT_RDWR);
