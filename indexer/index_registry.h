@@ -5,7 +5,7 @@
 // record only while its view is younger than the lease (Env::lease(), 3 s by
 // default; tests shorten it through their Env), measured from the
 // moment the catalog read *began*. BuildIndex registers an index as
-// write_only and then waits longer than kLeaseMs before it backfills, so
+// write_only and then waits longer than the lease before it backfills, so
 // every commit made by a process that had not yet seen the index happened
 // before the backfill started, and the backfill reads it; every later
 // commit maintains the index itself. DropIndex waits the same way before it

@@ -78,7 +78,7 @@ Status ResolveHolder(cluster::Cluster& cluster, const RowOp& op, const std::stri
         return backend::InWriteTransaction(c, shard_pool.dialect(), [&] { return check(c); });
       },
       timeout);
-  if (s.IsUnavailable() && s.message().find("lock timeout") != std::string::npos) {
+  if (s.IsUnavailable() && s.message().find(backend::kLockTimeoutText) != std::string::npos) {
     return Status::Unavailable(
         "unique index " + op.index->FullName() + ": gave up after " + std::to_string(timeout) +
         " ms waiting for " + DescribeRecord(op.index->entity, holder) + " on database '" +
@@ -86,6 +86,22 @@ Status ResolveHolder(cluster::Cluster& cluster, const RowOp& op, const std::stri
         "(possibly one waiting on this write); nothing was written, retry the write");
   }
   return s;
+}
+
+// Adds written rows to the per-index metrics: one counter update per index,
+// not per row (a record may produce up to 1000 rows per index).
+void CountRows(cluster::Cluster& cluster, const std::vector<const RowOp*>& rows) {
+  std::vector<std::pair<const IndexDef*, uint64_t>> per_index;
+  for (const RowOp* op : rows) {
+    auto it = std::find_if(per_index.begin(), per_index.end(),
+                           [&](const auto& e) { return e.first == op->index.get(); });
+    if (it == per_index.end()) {
+      per_index.emplace_back(op->index.get(), 1);
+    } else {
+      ++it->second;
+    }
+  }
+  for (const auto& [def, n] : per_index) cluster.index_rows.Add(def->entity, def->name, n);
 }
 
 // Inserts one row of a unique index, resolving a dangling holder. *claimed
@@ -194,9 +210,11 @@ Status InsertRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows, siz
     }
     // Metrics: rows now committed (the plain rows of earlier databases
     // stay even if a later one fails, so they are counted here).
-    for (const RowOp* op : plain) cluster.index_rows.Add(op->index->entity, op->index->name, 1);
+    CountRows(cluster, plain);
   }
-  for (const RowOp& op : inserted) cluster.index_rows.Add(op.index->entity, op.index->name, 1);
+  std::vector<const RowOp*> claimed;
+  for (const RowOp& op : inserted) claimed.push_back(&op);
+  CountRows(cluster, claimed);
   return Status::OK();
 }
 

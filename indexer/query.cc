@@ -1,8 +1,6 @@
 // The query engine: see query.h for the algorithm.
 #include "indexer/query.h"
 
-#include "records/record_reads.h"
-
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -20,12 +18,13 @@
 #include <utility>
 #include <vector>
 
-#include "cluster/connection_pool.h"
 #include "backend/dialect.h"
+#include "cluster/connection_pool.h"
 #include "indexer/index_def.h"
 #include "indexer/index_registry.h"
 #include "indexer/index_table.h"
 #include "indexer/query_cursor.h"
+#include "records/record_reads.h"
 
 namespace libshard::indexer {
 namespace {

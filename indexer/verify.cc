@@ -1,8 +1,6 @@
 // Verify and repair of one index (see verify.h).
 #include "indexer/verify.h"
 
-#include "records/record_reads.h"
-
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include "indexer/index_registry.h"
 #include "indexer/index_table.h"
 #include "indexer/maintainer.h"
+#include "records/record_reads.h"
 #include "records/record_table.h"
 
 namespace libshard::indexer {

@@ -60,7 +60,7 @@ class ShardWriter {
       return backend::InWriteTransaction(c, pool_.dialect(), [&] {
         if (Status a = Apply(c, writes); !a.ok()) return a;
         // The lease (indexer/index_registry.h): never commit with a view of
-        // the index states older than kLeaseMs.
+        // the index states older than the lease.
         if (view != nullptr && !view->Fresh()) {
           return Status::Unavailable("index states could not be refreshed from the catalog in "
                                      "time; the write was rolled back");

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/scoped_env.h"
 #include "libshard/config.h"
 
 namespace libshard {
@@ -28,31 +29,7 @@ bool Contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-// Sets (or unsets) an environment variable for a scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      setenv(name, value->c_str(), 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using libshard::testing::ScopedEnv;
 
 // libpq fills defaults from these; the tests must not depend on the
 // caller's environment (scripts/servers.sh exports some of them).

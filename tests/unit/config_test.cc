@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config_internal.h"
+#include "support/scoped_env.h"
 
 namespace libshard {
 namespace {
@@ -66,31 +67,7 @@ void ExpectError(std::string_view yaml, std::string_view needle, std::string_vie
   CHECK(Contains(s.message(), fragment));
 }
 
-// Sets (or unsets, for nullopt) an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      setenv(name, value->c_str(), 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using libshard::testing::ScopedEnv;
 
 // A valid cluster; tests append entities or replace pieces of it.
 constexpr std::string_view kCluster = R"(databases:

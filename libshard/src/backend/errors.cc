@@ -181,8 +181,8 @@ Status ToStatus(const soci::soci_error& e, std::string_view db, std::string_view
     case ErrorKind::kConnection: return Status::Unavailable(msg + SafeDetail(e));
     case ErrorKind::kUniqueViolation: return Status::UniqueViolation(msg + SafeDetail(e));
     case ErrorKind::kLockTimeout:
-      return Status::Unavailable(msg + "gave up waiting for a lock held by another write "
-                                       "(lock timeout): " + SafeDetail(e));
+      return Status::Unavailable(msg + "gave up waiting for a lock held by another write " +
+                                 kLockTimeoutText + ": " + SafeDetail(e));
     case ErrorKind::kTooLarge:
       return Status::InvalidArgument(msg + "a value is larger than the database accepts: " +
                                      SafeDetail(e));

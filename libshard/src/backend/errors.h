@@ -27,6 +27,11 @@ enum class ErrorKind {
 
 const char* ErrorKindName(ErrorKind kind);
 
+// Part of every message ToStatus makes for ErrorKind::kLockTimeout (a
+// Status has no sub-code; callers that must tell a lock timeout from other
+// kUnavailable errors look for this).
+inline constexpr const char* kLockTimeoutText = "(lock timeout)";
+
 ErrorKind Classify(const soci::soci_error& e);
 
 // The error's own message, safe to show: the first line only, without the

@@ -96,7 +96,11 @@ class StatementTimeoutHooks : public SessionHooks {
   void Connected(int socket) override { socket_ = socket; }
 
   void Before(SqlOp op, std::string_view) override {
-    if (socket_ < 0 || op == SqlOp::kConnect) return;  // connect has its own timeout
+    // Connect has its own timeout. A fetch reads rows the execute already
+    // received (SOCI's PostgreSQL and MySQL backends take the whole result
+    // in execute; libshard never turns on PostgreSQL's single-row mode), so
+    // it never waits on the server: no deadline to arm.
+    if (socket_ < 0 || op == SqlOp::kConnect || op == SqlOp::kFetch) return;
     if (fired_) Throw(op);  // the socket is shut down: fail at once
     ticket_ = Watchdog::Instance().Arm(socket_, Clock::now() + timeout_, &fired_);
   }

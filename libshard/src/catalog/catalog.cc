@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -142,46 +143,58 @@ void WriteInitialMap(soci::session& sql, const ClusterConfig& config) {
   }
 }
 
-}  // namespace
-
-Result<State> Prepare(ConnectionPool& pool, const ClusterConfig& config) {
+// Runs `fn` on a catalog connection after creating the catalog tables.
+// Another process initializing concurrently makes the loser's inserts hit
+// the primary keys: `fn` runs again (3 times at most) to see what the
+// winner wrote.
+template <typename T>
+Result<T> WithCatalog(ConnectionPool& pool, const char* what,
+                      const std::function<Result<T>(backend::Connection&)>& fn) {
   for (int attempt = 0;; ++attempt) {
     Result<ConnectionPool::Lease> lease = pool.Acquire();
     if (!lease.ok()) return lease.status();
     try {
-      soci::session& sql = (*lease)->sql();
-      CreateTables(sql, pool.dialect());
-      std::map<std::string, std::string> meta = ReadMeta(sql);
-      State state;
-      state.initialized = meta.count("buckets") > 0;
-      Result<int> version = VersionOf(meta, config);
-      if (!version.ok()) return version.status();
-      state.version = *version;
-      if (state.version > kSchemaVersion) return RefuseNewer(state.version, config);
-      if (auto it = meta.find("cluster_id"); it != meta.end()) {
-        state.cluster_id = it->second;
-      } else {
-        // A lone INSERT: two processes racing here both get the winner's id
-        // (the loser hits the primary key and reads again).
-        std::string name = "cluster_id";
-        state.cluster_id = NewClusterId();
-        sql << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)", soci::use(name),
-            soci::use(state.cluster_id);
-      }
-      if (state.initialized) {
-        soci::rowset<std::string> rows =
-            (sql.prepare << "SELECT DISTINCT shard FROM ls_buckets");
-        for (const std::string& shard : rows) state.shards_with_buckets.insert(shard);
-      }
-      return state;
+      CreateTables((*lease)->sql(), pool.dialect());
+      return fn(**lease);
     } catch (const soci::soci_error& e) {
       lease->Discard();
       if (backend::Classify(e) == backend::ErrorKind::kUniqueViolation && attempt < 3) {
         continue;
       }
-      return backend::ToStatus(e, pool.name(), "read catalog");
+      return backend::ToStatus(e, pool.name(), what);
     }
   }
+}
+
+}  // namespace
+
+Result<State> Prepare(ConnectionPool& pool, const ClusterConfig& config) {
+  return WithCatalog<State>(pool, "read catalog", [&](backend::Connection& c) -> Result<State> {
+    soci::session& sql = c.sql();
+    std::map<std::string, std::string> meta = ReadMeta(sql);
+    State state;
+    state.initialized = meta.count("buckets") > 0;
+    Result<int> version = VersionOf(meta, config);
+    if (!version.ok()) return version.status();
+    state.version = *version;
+    if (state.version > kSchemaVersion) return RefuseNewer(state.version, config);
+    if (auto it = meta.find("cluster_id"); it != meta.end()) {
+      state.cluster_id = it->second;
+    } else {
+      // A lone INSERT: two processes racing here both get the winner's id
+      // (the loser hits the primary key and reads again).
+      std::string name = "cluster_id";
+      state.cluster_id = NewClusterId();
+      sql << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)", soci::use(name),
+          soci::use(state.cluster_id);
+    }
+    if (state.initialized) {
+      soci::rowset<std::string> rows =
+          (sql.prepare << "SELECT DISTINCT shard FROM ls_buckets");
+      for (const std::string& shard : rows) state.shards_with_buckets.insert(shard);
+    }
+    return state;
+  });
 }
 
 Status PrepareShard(soci::session& sql, const Dialect& d, const State& state,
@@ -217,47 +230,38 @@ Status PrepareShard(soci::session& sql, const Dialect& d, const State& state,
 }
 
 Status Init(ConnectionPool& pool, const ClusterConfig& config) {
-  for (int attempt = 0;; ++attempt) {
-    Result<ConnectionPool::Lease> lease = pool.Acquire();
-    if (!lease.ok()) return lease.status();
-    try {
-      soci::session& sql = (*lease)->sql();
-      CreateTables(sql, pool.dialect());
-      return backend::InWriteTransaction(**lease, pool.dialect(), [&]() -> Status {
-        std::map<std::string, std::string> meta = ReadMeta(sql);
-        if (!meta.count("buckets")) {
-          WriteInitialMap(sql, config);
-          return Status::OK();
-        }
-        if (Status s = CheckMeta(meta, config); !s.ok()) return s;
-        Result<int> version = VersionOf(meta, config);
-        if (!version.ok()) return version.status();
-        // Re-read inside the transaction: a newer libshard may have
-        // upgraded the catalog since Prepare.
-        if (*version > kSchemaVersion) return RefuseNewer(*version, config);
-        if (*version == kSchemaVersion) return Status::OK();
-        for (int v = *version; v < kSchemaVersion; ++v) UpgradeCatalog(sql, v);
-        std::string name = "schema_version";
-        std::string value = std::to_string(kSchemaVersion);
-        if (meta.count("schema_version")) {
-          sql << "UPDATE ls_meta SET value = :v WHERE name = :n", soci::use(value),
-              soci::use(name);
-        } else {
-          sql << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)", soci::use(name),
-              soci::use(value);
-        }
+  Result<bool> done = WithCatalog<bool>(pool, "initialize catalog",
+                                      [&](backend::Connection& c) -> Result<bool> {
+    soci::session& sql = c.sql();
+    Status tx = backend::InWriteTransaction(c, pool.dialect(), [&]() -> Status {
+      std::map<std::string, std::string> meta = ReadMeta(sql);
+      if (!meta.count("buckets")) {
+        WriteInitialMap(sql, config);
         return Status::OK();
-      });
-    } catch (const soci::soci_error& e) {
-      lease->Discard();
-      // Another process initialized concurrently: the loser's inserts hit
-      // the primary keys; run again to check what the winner wrote.
-      if (backend::Classify(e) == backend::ErrorKind::kUniqueViolation && attempt < 3) {
-        continue;
       }
-      return backend::ToStatus(e, pool.name(), "initialize catalog");
-    }
-  }
+      if (Status s = CheckMeta(meta, config); !s.ok()) return s;
+      Result<int> version = VersionOf(meta, config);
+      if (!version.ok()) return version.status();
+      // Re-read inside the transaction: a newer libshard may have
+      // upgraded the catalog since Prepare.
+      if (*version > kSchemaVersion) return RefuseNewer(*version, config);
+      if (*version == kSchemaVersion) return Status::OK();
+      for (int v = *version; v < kSchemaVersion; ++v) UpgradeCatalog(sql, v);
+      std::string name = "schema_version";
+      std::string value = std::to_string(kSchemaVersion);
+      if (meta.count("schema_version")) {
+        sql << "UPDATE ls_meta SET value = :v WHERE name = :n", soci::use(value),
+            soci::use(name);
+      } else {
+        sql << "INSERT INTO ls_meta (name, value) VALUES (:n, :v)", soci::use(name),
+            soci::use(value);
+      }
+      return Status::OK();
+    });
+    if (!tx.ok()) return tx;
+    return true;
+  });
+  return done.status();
 }
 
 Result<router::BucketMap> LoadBucketMap(ConnectionPool& pool,
