@@ -309,9 +309,48 @@ class Parser {
     return Status::OK();
   }
 
+  // `shards: [s0, {name: s1, weight: 2}]`: each entry a database name
+  // (weight 1) or a mapping with `name` and an optional `weight`.
   Status ParseShards(const Entry& entry) {
     marks_.shards = Mark(entry.where());
-    return ReadNameList(entry, "shards", &config_.shards, &marks_.shard);
+    if (entry.value.IsNull()) return Status::OK();  // empty; Validate says so
+    if (!entry.value.IsSequence()) {
+      return ErrorAt(entry.where(),
+                     "shards must be a list of database names, e.g. [s0, s1] or "
+                     "[s0, {name: s1, weight: 2}]");
+    }
+    for (const YAML::Node& item : entry.value) {
+      if (!item.IsMap()) {
+        Result<std::string> name = ReadScalar(item, item, "each entry of shards");
+        if (!name.ok()) return name.status();
+        config_.shards.push_back(*name);
+        config_.shard_weights.push_back(1);
+        marks_.shard.push_back(Mark(item));
+        continue;
+      }
+      Result<Fields> fields = ReadFields(item, item, "shard", "a shard entry", {"name", "weight"});
+      if (!fields.ok()) return fields.status();
+      Result<Entry> name_entry = Require(*fields, "name", item, "a shard entry");
+      if (!name_entry.ok()) return name_entry.status();
+      Result<std::string> name = ReadScalar(name_entry->value, name_entry->where(), "shard name");
+      if (!name.ok()) return name.status();
+      uint32_t weight = 1;
+      if (auto it = fields->find("weight"); it != fields->end()) {
+        const YAML::Node& node = it->second.value;
+        uint64_t value = 0;
+        if (!node.IsScalar() || !ParseU64(node.Scalar(), 10, &value) || value < 1 ||
+            value > config_internal::kMaxShardWeight) {
+          return ErrorAt(it->second.where(),
+                         "shard '" + *name + "': weight must be an integer from 1 to " +
+                             std::to_string(config_internal::kMaxShardWeight));
+        }
+        weight = static_cast<uint32_t>(value);
+      }
+      config_.shards.push_back(*name);
+      config_.shard_weights.push_back(weight);
+      marks_.shard.push_back(Mark(name_entry->where()));
+    }
+    return Status::OK();
   }
 
   Status ParseEntities(const Entry& entry) {
@@ -503,6 +542,10 @@ const DatabaseConfig* ClusterConfig::FindDatabase(std::string_view name) const {
     if (db.name == name) return &db;
   }
   return nullptr;
+}
+
+uint32_t ClusterConfig::ShardWeight(size_t i) const {
+  return i < shard_weights.size() ? shard_weights[i] : 1;
 }
 
 const EntityConfig* ClusterConfig::FindEntity(std::string_view name) const {

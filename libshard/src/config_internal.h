@@ -20,6 +20,8 @@ namespace libshard::config_internal {
 inline constexpr size_t kMaxIndexColumns = 8;
 inline constexpr size_t kMaxEntityPlusIndexName = 48;
 inline constexpr uint32_t kMaxBuckets = 65536;
+// Shard weights (ClusterConfig::shard_weights) run from 1 to this.
+inline constexpr uint32_t kMaxShardWeight = 1000;
 
 // ClusterConfig keeps the marks of definitions (a database, an entity…) but
 // not of references to them (the catalog name, each shard, each index

@@ -151,6 +151,15 @@ class Validator {
     if (config_.shards.empty()) {
       return ErrorAt(list_mark, "shards is empty: list at least one record database");
     }
+    // Empty = every weight 1 (configs built in code); otherwise one each.
+    if (!config_.shard_weights.empty() &&
+        config_.shard_weights.size() != config_.shards.size()) {
+      return ErrorAt(list_mark, "shard_weights has " +
+                                    std::to_string(config_.shard_weights.size()) +
+                                    " entries but shards has " +
+                                    std::to_string(config_.shards.size()) +
+                                    "; give one weight per shard, or none");
+    }
     std::set<std::string_view> seen;
     for (size_t i = 0; i < config_.shards.size(); ++i) {
       const std::string& shard = config_.shards[i];
@@ -166,6 +175,14 @@ class Validator {
       }
       if (!seen.insert(shard).second) {
         return ErrorAt(mark, "shard '" + shard + "' is listed twice");
+      }
+      if (i < config_.shard_weights.size() &&
+          (config_.shard_weights[i] < 1 ||
+           config_.shard_weights[i] > config_internal::kMaxShardWeight)) {
+        return ErrorAt(mark, "shard '" + shard + "': weight " +
+                                 std::to_string(config_.shard_weights[i]) +
+                                 " is out of range; it must be an integer from 1 to " +
+                                 std::to_string(config_internal::kMaxShardWeight));
       }
       // Two names for one database would store (and export, and count)
       // its records twice, and hold the catalog's tables next to records.

@@ -472,8 +472,100 @@ TEST_CASE("catalog and shard errors") {
               "shard 's0' is listed twice");
   ExpectError(dbs + "catalog: catalog\nshards:\n  - s0\n  - catalog\n", "catalog\n",
               "shard 'catalog' is the catalog database", 2);
-  ExpectError(dbs + "catalog: catalog\nshards: [s0, {a: b}]\n", "{a",
+  ExpectError(dbs + "catalog: catalog\nshards: [s0, [s1]]\n", "[s1]",
               "each entry of shards must be a single value");
+}
+
+TEST_CASE("shard weights: 1 unless given, plain names and mappings mixed") {
+  SUBCASE("plain names get weight 1") {
+    Result<ClusterConfig> config = ParseYaml(kCluster);
+    REQUIRE_MESSAGE(config.ok(), config.status().ToString());
+    CHECK(config->shards == std::vector<std::string>{"s0", "s1"});
+    CHECK(config->shard_weights == std::vector<uint32_t>{1, 1});
+    CHECK(config->ShardWeight(0) == 1);
+    CHECK(config->ShardWeight(1) == 1);
+  }
+  SUBCASE("mixed list, flow and block style") {
+    const std::string dbs = R"(databases:
+  catalog: "sqlite3://db=cat.db"
+  s0: "sqlite3://db=s0.db"
+  s1: "sqlite3://db=s1.db"
+  s2: "sqlite3://db=s2.db"
+  s3: "sqlite3://db=s3.db"
+catalog: catalog
+)";
+    Result<ClusterConfig> flow =
+        ParseYaml(dbs + "shards: [s0, {name: s1, weight: 2}, {name: s2}, {weight: 1000, name: s3}]\n");
+    REQUIRE_MESSAGE(flow.ok(), flow.status().ToString());
+    CHECK(flow->shards == std::vector<std::string>{"s0", "s1", "s2", "s3"});
+    CHECK(flow->shard_weights == std::vector<uint32_t>{1, 2, 1, 1000});
+    CHECK(flow->ShardWeight(1) == 2);
+    CHECK(flow->ShardWeight(3) == 1000);
+    CHECK(flow->Validate().ok());
+
+    Result<ClusterConfig> block = ParseYaml(dbs +
+                                            "shards:\n"
+                                            "  - s0\n"
+                                            "  - name: s1\n"
+                                            "    weight: 3\n");
+    REQUIRE_MESSAGE(block.ok(), block.status().ToString());
+    CHECK(block->shards == std::vector<std::string>{"s0", "s1"});
+    CHECK(block->shard_weights == std::vector<uint32_t>{1, 3});
+  }
+  SUBCASE("references in a mapping point at the name") {
+    const std::string dbs = R"(databases:
+  catalog: "sqlite3://db=cat.db"
+  s0: "sqlite3://db=s0.db"
+catalog: catalog
+)";
+    ExpectError(dbs + "shards: [s0, {name: s9, weight: 2}]\n", "s9",
+                "shard 's9' is not a database defined under databases");
+    ExpectError(dbs + "shards: [s0, {name: s0, weight: 2}]\n", "s0,", "shard 's0' is listed twice",
+                2);
+  }
+}
+
+TEST_CASE("shard weight errors name the line and the problem") {
+  const std::string dbs = R"(databases:
+  catalog: "sqlite3://db=cat.db"
+  s0: "sqlite3://db=s0.db"
+  s1: "sqlite3://db=s1.db"
+catalog: catalog
+)";
+  SUBCASE("weights out of range or not an integer") {
+    for (const char* bad : {"0", "-1", "1.5", "1001", "abc", "1e2", "4294967297", "[2]", "\"\""}) {
+      CAPTURE(bad);
+      std::string yaml = dbs + "shards:\n  - s0\n  - name: s1\n    weight: " + bad + "\n";
+      Result<ClusterConfig> config = ParseYaml(yaml);
+      REQUIRE_FALSE(config.ok());
+      INFO(config.status().message());
+      CHECK(config.status().code() == Code::kInvalidConfig);
+      // Line 9, column 13: the value after "    weight: ".
+      CHECK(config.status().message() ==
+            "test.yaml:9:13: shard 's1': weight must be an integer from 1 to 1000");
+    }
+  }
+  SUBCASE("an empty weight") {
+    ExpectError(dbs + "shards:\n  - name: s1\n    weight:\n", "weight:",
+                "shard 's1': weight must be an integer from 1 to 1000");
+  }
+  SUBCASE("unknown key") {
+    ExpectError(dbs + "shards: [s0, {name: s1, wieght: 2}]\n", "wieght",
+                "unknown shard key 'wieght'");
+  }
+  SUBCASE("key set twice") {
+    ExpectError(dbs + "shards: [s0, {name: s1, weight: 2, weight: 3}]\n", "weight",
+                "'weight' is set twice in a shard entry", 2);
+  }
+  SUBCASE("missing name") {
+    ExpectError(dbs + "shards: [s0, {weight: 2}]\n", "{weight", "a shard entry needs 'name'");
+    ExpectError(dbs + "shards:\n  - s0\n  - weight: 2\n", "weight",
+                "a shard entry needs 'name'");
+  }
+  SUBCASE("name that is not a single value") {
+    ExpectError(dbs + "shards: [{name: [s0], weight: 2}]\n", "[s0]",
+                "shard name must be a single value");
+  }
 }
 
 TEST_CASE("entity and index errors") {
@@ -687,6 +779,22 @@ TEST_CASE("Validate on a config built in code") {
     CHECK(Contains(config.Validate().message(), "catalog must name"));
     config.databases.clear();
     CHECK(config.Validate().message() == "built: no databases are defined");
+  }
+  SUBCASE("shard weights: empty means all 1, otherwise one per shard in 1..1000") {
+    CHECK(config.shard_weights.empty());
+    CHECK(config.ShardWeight(0) == 1);
+    config.shard_weights = {7};
+    CHECK(config.Validate().ok());
+    CHECK(config.ShardWeight(0) == 7);
+    config.shard_weights = {0};
+    CHECK(config.Validate().message() ==
+          "built: shard 's0': weight 0 is out of range; it must be an integer from 1 to 1000");
+    config.shard_weights = {1001};
+    CHECK(Contains(config.Validate().message(), "weight 1001 is out of range"));
+    config.shard_weights = {1, 1};
+    CHECK(config.Validate().message() ==
+          "built: shard_weights has 2 entries but shards has 1; give one weight per shard, or "
+          "none");
   }
   SUBCASE("SourceMark::ToString") {
     CHECK(SourceMark{"f.yaml", 3, 7}.ToString() == "f.yaml:3:7");

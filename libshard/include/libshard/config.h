@@ -11,6 +11,7 @@
 // Thread-safety: a loaded ClusterConfig is immutable data.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -90,6 +91,12 @@ struct ClusterConfig {
   std::string catalog;         // name of the catalog database
   std::vector<DatabaseConfig> databases;
   std::vector<std::string> shards;  // record shards, in bucket-map order
+  // Parallel to `shards`: each shard's share of the buckets in a rebalance
+  // (a shard of weight 2 aims at twice the buckets of one of weight 1), an
+  // integer from 1 to 1000. YAML: `shards: [s0, {name: s1, weight: 2}]`.
+  // Load/Parse always fill it (1 when not given); a config built in code may
+  // leave it empty, meaning every weight is 1. Read it through ShardWeight().
+  std::vector<uint32_t> shard_weights;
   std::vector<EntityConfig> entities;
 
   // Reads, substitutes, resolves and validates a YAML file.
@@ -106,6 +113,8 @@ struct ClusterConfig {
 
   const DatabaseConfig* FindDatabase(std::string_view name) const;
   const EntityConfig* FindEntity(std::string_view name) const;
+  // The weight of shards[i]: 1 when shard_weights is empty (or too short).
+  uint32_t ShardWeight(size_t i) const;
 };
 
 // True for identifiers safe to splice into SQL: [a-z_][a-z0-9_]{0,47}.
