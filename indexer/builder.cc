@@ -282,6 +282,26 @@ Status BuildIndex(cluster::Cluster& cluster, IndexRegistry* registry, std::strin
   // known here how long ago the index was registered.
   WaitOutLease(cluster);
 
+  // Backfill and bucket moves exclude each other: a bucket moving to a
+  // shard whose backfill already passed its ids would be missed, and a
+  // move's leftover copy would be indexed. The move side refuses while an
+  // index is write_only (resharding/mover.cc); this side refuses while a
+  // move is recorded. Each records itself before checking the other, so
+  // two starting at once cannot both go ahead.
+  long long moves = 0;
+  Status checked = WithCatalog(cluster, "check bucket moves", Retry::kReadOnly,
+                               [&](soci::session& sql) {
+                                 sql << "SELECT COUNT(*) FROM ls_moves", soci::into(moves);
+                                 return Status::OK();
+                               });
+  if (!checked.ok()) return checked;
+  if (moves > 0) {
+    return Status::Unavailable("index " + def->FullName() + " cannot be backfilled while " +
+                               std::to_string(moves) + " bucket move" +
+                               (moves == 1 ? " is" : "s are") +
+                               " recorded: finish them (`shardctl rebalance`), then build again");
+  }
+
   std::map<std::string, Checkpoint> cps;
   Status s = WithCatalog(cluster, "read backfill checkpoints", Retry::kReadOnly,
                          [&](soci::session& sql) {
@@ -290,8 +310,10 @@ Status BuildIndex(cluster::Cluster& cluster, IndexRegistry* registry, std::strin
                          });
   if (!s.ok()) return s;
 
-  for (size_t shard = 0; shard < cluster.shards.size(); ++shard) {
-    const std::string& shard_name = cluster.config.shards[shard];
+  // Every shard that owns buckets (including shards added since this
+  // process started) and every listed one.
+  for (size_t shard : cluster.ShardsToScan(/*with_listed=*/true)) {
+    const std::string& shard_name = cluster.ShardName(shard);
     Checkpoint& cp = cps[shard_name];
     while (!cp.done) {
       size_t n = 0;
@@ -395,15 +417,17 @@ Status IndexRecordsLocked(cluster::Cluster& cluster, const std::shared_ptr<const
       pool, "index repair of " + def->FullName(), Retry::kWrite, [&](Connection& c) {
         if (produced) produced->clear();
         return backend::InWriteTransaction(c, pool.dialect(), [&]() -> Status {
-          auto& lock = c.Cached<records::LockRowStatement>(
-              records::LockRowStatement::Key(entity), [&] {
-                return std::make_unique<records::LockRowStatement>(c.sql(), pool.dialect(),
-                                                                   entity);
-              });
           std::vector<RowOp> ops;
           for (const std::string& id : ids) {
             RawRecord rec;
-            if (!lock.Run(id, &rec)) continue;
+            cluster::BucketOwner owner;
+            // A record whose bucket moved away meanwhile is skipped: its
+            // copy here may be a leftover; the next repair finds it on its
+            // new shard.
+            if (records::LockOwnedRow(c, pool.dialect(), entity, id, cluster.router.BucketOf(id),
+                                      &rec, &owner) != records::GetStatement::Found::kYes) {
+              continue;
+            }
             rec.id = id;
             std::vector<RowOp> rows;
             if (Status s = RecordRows(live, entity, rec, &rows); !s.ok()) return s;

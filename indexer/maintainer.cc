@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "backend/errors.h"
+#include "cluster/route_retry.h"
 #include "indexer/index_table.h"
 #include "records/record_table.h"
 
@@ -35,57 +36,82 @@ std::map<std::string, std::vector<const RowOp*>> ByDatabase(const std::vector<Ro
 }
 
 // Does the record `id` (locked by the caller's transaction on `c`) produce
-// `row` for `def`? A missing record produces nothing.
-bool ProducesRow(Connection& c, const backend::Dialect& d, const IndexDef& def,
-                 const std::string& id, const IndexRow& row) {
-  auto& lock = c.Cached<records::LockRowStatement>(records::LockRowStatement::Key(def.entity), [&] {
-    return std::make_unique<records::LockRowStatement>(c.sql(), d, def.entity);
-  });
+// `row` for `def`? A missing record produces nothing. kNotOwned (with
+// `owner`) when the shard of `c` does not own the record's bucket: the
+// answer must come from its new owner.
+enum class Produces { kYes, kNo, kNotOwned };
+Produces ProducesRow(cluster::Cluster& cluster, Connection& c, const backend::Dialect& d,
+                     const IndexDef& def, const std::string& id, const IndexRow& row,
+                     cluster::BucketOwner* owner) {
   RawRecord rec;
-  if (!lock.Run(id, &rec)) return false;
+  switch (records::LockOwnedRow(c, d, def.entity, id, cluster.router.BucketOf(id), &rec, owner)) {
+    case records::GetStatement::Found::kNotOwned:
+      return Produces::kNotOwned;
+    case records::GetStatement::Found::kNo:
+      return Produces::kNo;
+    case records::GetStatement::Found::kYes:
+      break;
+  }
   Result<Document> doc = Document::FromMsgpack(rec.body);
   // A corrupt holder keeps its value: refusing the newcomer is the safe side.
-  if (!doc.ok()) return true;
+  if (!doc.ok()) return Produces::kYes;
   std::vector<IndexRow> rows;
-  if (!def.Rows(*doc, &rows).ok()) return true;
-  return std::find(rows.begin(), rows.end(), row) != rows.end();
+  if (!def.Rows(*doc, &rows).ok()) return Produces::kYes;
+  return std::find(rows.begin(), rows.end(), row) != rows.end() ? Produces::kYes
+                                                                : Produces::kNo;
 }
 
-// A unique row is held by `holder`. With the holder's record locked, either
-// it still produces the row (live: *live = true) or the row is dangling and
-// is deleted so the caller can take the value.
+// A unique row is held by `holder`. With the holder's record locked (on the
+// shard that owns its bucket, followed if it moved), either it still
+// produces the row (live: *live = true) or the row is dangling and is
+// deleted so the caller can take the value.
 Status ResolveHolder(cluster::Cluster& cluster, const RowOp& op, const std::string& holder,
                      size_t own_shard, Connection* own_conn, bool* live) {
-  size_t shard = cluster.ShardOf(holder);
-  ConnectionPool& shard_pool = *cluster.shards[shard];
-  auto check = [&](Connection& c) -> Status {
-    *live = ProducesRow(c, shard_pool.dialect(), *op.index, holder, op.row);
-    if (*live) return Status::OK();
-    RowOp dangling{op.index, op.row, holder};
-    return DeleteRows(cluster, {dangling});
-  };
-  if (shard == own_shard && own_conn != nullptr) return check(*own_conn);
-  // We hold our own record's lock (and, on SQLite, our shard's write lock)
-  // while we wait for the holder's: two writes doing this crosswise wait on
-  // each other across two databases, which no database detects. The wait is
-  // bounded and never retried here; the higher id waits twice as long, so
-  // the lower one gives up first and the other proceeds (Options).
-  const int base = std::max(1, cluster.options.cross_shard_lock_timeout_ms);
-  const int timeout = op.id < holder ? base : 2 * base;
-  Status s = cluster.WithConnection(
-      shard_pool, "check unique holder", Retry::kNested,
-      [&](Connection& c) {
-        return backend::InWriteTransaction(c, shard_pool.dialect(), [&] { return check(c); });
-      },
-      timeout);
-  if (s.IsUnavailable() && s.message().find(backend::kLockTimeoutText) != std::string::npos) {
-    return Status::Unavailable(
-        "unique index " + op.index->FullName() + ": gave up after " + std::to_string(timeout) +
-        " ms waiting for " + DescribeRecord(op.index->entity, holder) + " on database '" +
-        shard_pool.name() + "', which holds the value and is locked by another write " +
-        "(possibly one waiting on this write); nothing was written, retry the write");
+  cluster::RouteRetry retry(cluster, "unique index " + op.index->FullName() + ": holder " +
+                                         DescribeRecord(op.index->entity, holder));
+  for (;;) {
+    router::Route route = cluster.router.RouteId(holder);
+    ConnectionPool& shard_pool = *cluster.shards[route.shard];
+    cluster::BucketOwner owner;
+    bool moved = false;
+    auto check = [&](Connection& c) -> Status {
+      Produces p = ProducesRow(cluster, c, shard_pool.dialect(), *op.index, holder, op.row, &owner);
+      moved = p == Produces::kNotOwned;
+      *live = p == Produces::kYes;
+      if (p != Produces::kNo) return Status::OK();
+      RowOp dangling{op.index, op.row, holder};
+      return DeleteRows(cluster, {dangling});
+    };
+    Status s;
+    if (route.shard == own_shard && own_conn != nullptr) {
+      s = check(*own_conn);
+    } else {
+      // We hold our own record's lock (and, on SQLite, our shard's write
+      // lock) while we wait for the holder's: two writes doing this
+      // crosswise wait on each other across two databases, which no
+      // database detects. The wait is bounded and never retried here; the
+      // higher id waits twice as long, so the lower one gives up first and
+      // the other proceeds (Options).
+      const int base = std::max(1, cluster.options.cross_shard_lock_timeout_ms);
+      const int timeout = op.id < holder ? base : 2 * base;
+      s = cluster.WithConnection(
+          shard_pool, "check unique holder", Retry::kNested,
+          [&](Connection& c) {
+            return backend::InWriteTransaction(c, shard_pool.dialect(), [&] { return check(c); });
+          },
+          timeout);
+      if (s.IsUnavailable() && s.message().find(backend::kLockTimeoutText) != std::string::npos) {
+        return Status::Unavailable(
+            "unique index " + op.index->FullName() + ": gave up after " +
+            std::to_string(timeout) + " ms waiting for " +
+            DescribeRecord(op.index->entity, holder) + " on database '" + shard_pool.name() +
+            "', which holds the value and is locked by another write " +
+            "(possibly one waiting on this write); nothing was written, retry the write");
+      }
+    }
+    if (!s.ok() || !moved) return s;
+    if (Status r = retry.Refused(route.bucket, route.shard, owner); !r.ok()) return r;
   }
-  return s;
 }
 
 // Adds written rows to the per-index metrics: one counter update per index,
@@ -234,41 +260,74 @@ Status DeleteRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows) {
   return Status::OK();
 }
 
-Status DeleteStaleRows(cluster::Cluster& cluster, std::string_view entity, size_t shard,
+Status DeleteStaleRows(cluster::Cluster& cluster, std::string_view entity, size_t /*shard*/,
                        const std::vector<RowOp>& stale) {
   if (stale.empty()) return Status::OK();
-  ConnectionPool& pool = *cluster.shards[shard];
   const std::string e(entity);
-  return cluster.WithConnection(pool, "index cleanup", Retry::kWrite, [&](Connection& c) {
-    return backend::InWriteTransaction(c, pool.dialect(), [&] {
-      auto& lock = c.Cached<records::LockRowStatement>(records::LockRowStatement::Key(e), [&] {
-        return std::make_unique<records::LockRowStatement>(c.sql(), pool.dialect(), e);
-      });
-      // Current rows of each record, per index involved, computed once.
-      std::unordered_set<std::string> current;
-      std::set<std::pair<std::string, const IndexDef*>> seen;
-      for (const RowOp& op : stale) {
-        if (!seen.insert({op.id, op.index.get()}).second) continue;
-        RawRecord rec;
-        if (!lock.Run(op.id, &rec)) continue;
-        Result<Document> doc = Document::FromMsgpack(rec.body);
-        std::vector<IndexRow> rows;
-        // Unreadable now: keep its rows (dangling at worst, never missing).
-        if (!doc.ok() || !op.index->Rows(*doc, &rows).ok()) {
-          for (const RowOp& same : stale) {
-            if (same.id == op.id && same.index == op.index) current.insert(OpKey(same));
+  std::vector<RowOp> todo = stale;
+  cluster::RouteRetry retry(cluster, "index cleanup of " + e);
+  while (!todo.empty()) {
+    // Each record is re-checked on the shard that owns its bucket now.
+    std::map<size_t, std::vector<RowOp>> by_shard;
+    for (RowOp& op : todo) by_shard[cluster.ShardOf(op.id)].push_back(std::move(op));
+    todo.clear();
+    for (auto& [shard, ops] : by_shard) {
+      ConnectionPool& pool = *cluster.shards[shard];
+      std::vector<std::pair<uint32_t, cluster::BucketOwner>> refused;
+      std::vector<RowOp> moved;
+      Status s = cluster.WithConnection(pool, "index cleanup", Retry::kWrite, [&](Connection& c) {
+        refused.clear();
+        moved.clear();
+        return backend::InWriteTransaction(c, pool.dialect(), [&] {
+          // Current rows of each record, per index involved, computed once.
+          std::unordered_set<std::string> current;
+          std::set<std::pair<std::string, const IndexDef*>> seen;
+          std::set<std::string> not_here;
+          for (const RowOp& op : ops) {
+            if (not_here.count(op.id)) continue;
+            if (!seen.insert({op.id, op.index.get()}).second) continue;
+            RawRecord rec;
+            cluster::BucketOwner owner;
+            const uint32_t bucket = cluster.router.BucketOf(op.id);
+            auto found = records::LockOwnedRow(c, pool.dialect(), e, op.id, bucket, &rec, &owner);
+            if (found == records::GetStatement::Found::kNotOwned) {
+              // The bucket moved: decide on its new owner (a leftover copy
+              // here says nothing about the record's current rows).
+              not_here.insert(op.id);
+              refused.emplace_back(bucket, std::move(owner));
+              continue;
+            }
+            if (found == records::GetStatement::Found::kNo) continue;
+            Result<Document> doc = Document::FromMsgpack(rec.body);
+            std::vector<IndexRow> rows;
+            // Unreadable now: keep its rows (dangling at worst, never missing).
+            if (!doc.ok() || !op.index->Rows(*doc, &rows).ok()) {
+              for (const RowOp& same : ops) {
+                if (same.id == op.id && same.index == op.index) current.insert(OpKey(same));
+              }
+              continue;
+            }
+            for (IndexRow& r : rows) current.insert(OpKey(RowOp{op.index, std::move(r), op.id}));
           }
-          continue;
-        }
-        for (IndexRow& r : rows) current.insert(OpKey(RowOp{op.index, std::move(r), op.id}));
+          std::vector<RowOp> to_delete;
+          for (const RowOp& op : ops) {
+            if (not_here.count(op.id)) {
+              moved.push_back(op);
+            } else if (!current.count(OpKey(op))) {
+              to_delete.push_back(op);
+            }
+          }
+          return DeleteRows(cluster, to_delete);
+        });
+      });
+      if (!s.ok()) return s;
+      for (const auto& [bucket, owner] : refused) {
+        if (Status r = retry.Refused(bucket, shard, owner); !r.ok()) return r;
       }
-      std::vector<RowOp> to_delete;
-      for (const RowOp& op : stale) {
-        if (!current.count(OpKey(op))) to_delete.push_back(op);
-      }
-      return DeleteRows(cluster, to_delete);
-    });
-  });
+      todo.insert(todo.end(), moved.begin(), moved.end());
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace libshard::indexer

@@ -90,8 +90,7 @@ class Checker {
   // The expected hits of every record, all shards in parallel.
   Status Expected(HitSet* expected) {
     std::mutex mu;
-    std::vector<size_t> all(cluster_.shards.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    std::vector<size_t> all = cluster_.ShardsToScan(/*with_listed=*/false);
     const int chunk = std::max(1, cluster_.options.scan_chunk);
     const std::string& entity = def_->entity;
     return cluster_.ForEachShard(all, [&](size_t shard) -> Status {

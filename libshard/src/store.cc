@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "backend/errors.h"
@@ -140,9 +141,16 @@ Status Store::Impl::Init(const ClusterConfig& config, const Options& options,
   Result<catalog::State> state = catalog::Prepare(catalog_pool, config);
   if (!state.ok()) return state.status();
   if (state->initialized) {
+    // A shard removed from the YAML while it still owns buckets: its
+    // records would be unreachable.
+    if (std::string unlisted = catalog::UnlistedOwners(state->owner_of_bucket, config);
+        !unlisted.empty()) {
+      return Status::InvalidConfig(unlisted);
+    }
     // Checked before any connection to the shards: SQLite would create
     // the missing file, and the next Open would no longer see it missing.
-    for (const cluster::ConnectionPool* pool : impl.shards) {
+    for (size_t i = 0; i < impl.shards.size(); ++i) {
+      const cluster::ConnectionPool* pool = impl.shards[i];
       if (!state->shards_with_buckets.count(pool->name())) continue;
       if (Status s = CheckSqliteShardExists(pool->db()); !s.ok()) return s;
     }
@@ -178,7 +186,7 @@ Result<std::unique_ptr<Store>> Store::Impl::Open(const ClusterConfig& config,
   }
   auto impl = std::make_unique<Impl>(config, options, env);
   cluster::ConnectionPool& catalog_pool = *impl->pools.at(config.catalog);
-  Result<router::BucketMap> map = catalog::LoadBucketMap(catalog_pool, config);
+  Result<catalog::NamedMap> map = catalog::LoadBucketMap(catalog_pool, config);
   if (!map.ok() && map.status().IsNotFound() && options.create_if_missing) {
     if (Status s = Init(config, options, env); !s.ok()) return s;
     map = catalog::LoadBucketMap(catalog_pool, config);
@@ -187,28 +195,43 @@ Result<std::unique_ptr<Store>> Store::Impl::Open(const ClusterConfig& config,
     if (map.status().IsNotFound()) return Status::InvalidConfig(map.status().message());
     return map.status();
   }
-  std::string problem = map->Check(static_cast<uint32_t>(config.shards.size()));
-  if (!problem.empty()) {
-    return Status::Corruption("catalog bucket map: " + problem);
+  if (std::string unlisted = catalog::UnlistedOwners(map->owner_of_bucket, config);
+      !unlisted.empty()) {
+    return Status::InvalidConfig(unlisted);
   }
   // A SQLite shard that owns buckets must exist: SQLite would silently
   // create an empty file at the first query. A stat per SQLite shard is
   // cheap; reading each shard's ls_shard marker here would cost a
   // connection per shard at every Open, so that full check is Init's.
-  {
-    std::vector<bool> owns(config.shards.size(), false);
-    for (uint16_t shard : map->shard_of_bucket()) owns[shard] = true;
-    for (size_t i = 0; i < config.shards.size(); ++i) {
-      if (!owns[i]) continue;
-      if (Status s = CheckSqliteShardExists(impl->shards[i]->db()); !s.ok()) return s;
-    }
+  for (const std::string& shard : std::set<std::string>(map->owner_of_bucket.begin(),
+                                                        map->owner_of_bucket.end())) {
+    if (Status s = CheckSqliteShardExists(impl->Pool(shard).db()); !s.ok()) return s;
   }
-  impl->router = router::Router(config.hash_seed, std::move(map).value());
+  if (Status s = impl->ApplyMap(*map); !s.ok()) return s;
+  Impl* raw = impl.get();
+  impl->reload_map = [raw] { return raw->ReloadMap(); };
   impl->indexes = std::make_unique<indexer::IndexRegistry>(catalog_pool, impl->config,
                                                           impl->env);
   if (Status s = impl->indexes->Refresh(); !s.ok()) return s;
   impl->indexes->StartBackgroundRefresh();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Status Store::Impl::ApplyMap(const catalog::NamedMap& map) {
+  std::vector<uint16_t> shard_of(map.owner_of_bucket.size());
+  for (size_t b = 0; b < shard_of.size(); ++b) {
+    Result<size_t> shard = ShardIndex(map.owner_of_bucket[b]);
+    if (!shard.ok()) return shard.status();
+    shard_of[b] = static_cast<uint16_t>(*shard);
+  }
+  router.Reset(config.hash_seed, router::BucketMap(std::move(shard_of), map.epoch));
+  return Status::OK();
+}
+
+Status Store::Impl::ReloadMap() {
+  Result<catalog::NamedMap> map = catalog::LoadBucketMap(Pool(config.catalog), config);
+  if (!map.ok()) return map.status();
+  return ApplyMap(*map);
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -218,7 +241,7 @@ const ClusterConfig& Store::config() const { return impl_->config; }
 
 Location Store::Locate(std::string_view id) const {
   router::Route r = impl_->router.RouteId(id);
-  return Location{r.bucket, impl_->config.shards[r.shard]};
+  return Location{r.bucket, impl_->ShardName(r.shard)};
 }
 
 }  // namespace libshard

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "cluster/cluster.h"
 #include "indexer/index_registry.h"
 #include "libshard/store.h"
@@ -31,6 +32,12 @@ class Store::Impl : public cluster::Cluster {
 
   // Index definitions and states from the catalog (set by Open).
   std::unique_ptr<indexer::IndexRegistry> indexes;
+
+  // Points the router at the catalog's map (shards named there that this
+  // process does not know are learned: Cluster::ShardIndex).
+  Status ApplyMap(const catalog::NamedMap& map);
+  // Reads the map from the catalog and applies it (Cluster::reload_map).
+  Status ReloadMap();
 
   // Put of an already-encoded, already-checked body.
   Result<uint64_t> PutEncoded(std::string_view entity, std::string_view id,

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cluster/route_retry.h"
 #include "records/record_reads.h"
 #include "records/record_table.h"
 #include "store_impl.h"
@@ -23,19 +24,28 @@ using records::Decode;
 Result<RawRecord> Store::GetRaw(std::string_view entity, std::string_view id) {
   if (Status s = impl_->CheckEntity(entity); !s.ok()) return s;
   if (Status s = CheckId(entity, id); !s.ok()) return s;
-  ConnectionPool& pool = *impl_->shards[impl_->router.RouteId(id).shard];
   RawRecord rec;
-  bool found = false;
   const std::string e(entity);
-  Status s = impl_->WithConnection(pool, "get", Impl::Retry::kReadOnly, [&](Connection& c) {
-    auto& get = c.Cached<records::GetStatement>(records::GetStatement::Key(e), [&] {
-      return std::make_unique<records::GetStatement>(c.sql(), pool.dialect(), e);
+  cluster::RouteRetry retry(*impl_, DescribeRecord(entity, id));
+  for (;;) {
+    router::Route route = impl_->router.RouteId(id);
+    ConnectionPool& pool = *impl_->shards[route.shard];
+    records::GetStatement::Found found = records::GetStatement::Found::kNo;
+    cluster::BucketOwner owner;
+    Status s = impl_->WithConnection(pool, "get", Impl::Retry::kReadOnly, [&](Connection& c) {
+      auto& get = c.Cached<records::GetStatement>(records::GetStatement::Key(e), [&] {
+        return std::make_unique<records::GetStatement>(c.sql(), pool.dialect(), e);
+      });
+      found = get.Run(id, route.bucket, &rec, &owner);
+      return Status::OK();
     });
-    found = get.Run(id, &rec);
-    return Status::OK();
-  });
-  if (!s.ok()) return s;
-  if (!found) return Status::NotFound(DescribeRecord(entity, id) + " does not exist");
+    if (!s.ok()) return s;
+    if (found == records::GetStatement::Found::kYes) break;
+    if (found == records::GetStatement::Found::kNo) {
+      return Status::NotFound(DescribeRecord(entity, id) + " does not exist");
+    }
+    if (Status r = retry.Refused(route.bucket, route.shard, owner); !r.ok()) return r;
+  }
   rec.id = std::string(id);
   return rec;
 }
@@ -58,9 +68,7 @@ Status Store::Scan(std::string_view entity, const Predicate& where, const Visito
   const int chunk = std::max(1, impl_->options.scan_chunk);
   std::atomic<bool> stop{false};
   std::mutex visit_mu;
-  std::vector<size_t> all(impl_->shards.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  return impl_->ForEachShard(all, [&](size_t shard) {
+  return impl_->ForEachShard(impl_->ShardsToScan(/*with_listed=*/false), [&](size_t shard) {
     ConnectionPool& pool = *impl_->shards[shard];
     std::string after;  // ids are never empty, so "" sorts before all
     std::vector<RawRecord> raw;
@@ -105,16 +113,15 @@ Result<std::vector<Record>> Store::ScanAll(std::string_view entity, const Predic
 }
 
 Result<std::vector<EntityCount>> Store::Stats() {
+  std::vector<size_t> shards = impl_->ShardsToScan(/*with_listed=*/true);
   std::vector<std::vector<EntityCount>> per_shard(impl_->shards.size());
-  std::vector<size_t> all(impl_->shards.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  Status s = impl_->ForEachShard(all, [&](size_t shard) {
+  Status s = impl_->ForEachShard(shards, [&](size_t shard) {
     ConnectionPool& pool = *impl_->shards[shard];
     return impl_->WithConnection(pool, "stats", Impl::Retry::kReadOnly, [&](Connection& c) {
       per_shard[shard].clear();
       for (const EntityConfig& e : impl_->config.entities) {
         per_shard[shard].push_back(
-            {impl_->config.shards[shard], e.name, records::CountRows(c.sql(), e.name)});
+            {impl_->ShardName(shard), e.name, records::CountRows(c.sql(), e.name)});
       }
       return Status::OK();
     });

@@ -12,8 +12,11 @@
 #include <soci/soci.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "cluster/route_retry.h"
 #include "indexer/maintainer.h"
+#include "records/bucket_owner.h"
 #include "records/record_table.h"
 #include "store_impl.h"
 
@@ -54,10 +57,14 @@ class ShardWriter {
                              [](const indexer::LiveIndex& li) { return li.maintained(); })) {}
 
   // Runs the transaction (with retries), then the post-commit cleanup.
+  // When the shard does not own a bucket of the batch (it moved), nothing
+  // is written and refused() says which bucket and where it went.
   Status Run(const std::vector<PendingWrite>& writes, const indexer::IndexView* view) {
     Status s = store_.WithConnection(pool_, "write", Store::Impl::Retry::kWrite, [&](Connection& c) {
       stale_.clear();
+      refused_.reset();
       return backend::InWriteTransaction(c, pool_.dialect(), [&] {
+        if (Status f = Fence(c, writes); !f.ok()) return f;
         if (Status a = Apply(c, writes); !a.ok()) return a;
         // The lease (indexer/index_registry.h): never commit with a view of
         // the index states older than the lease.
@@ -76,7 +83,37 @@ class ShardWriter {
     return Status::OK();
   }
 
+ struct Refusal {
+    uint32_t bucket;
+    cluster::BucketOwner owner;
+  };
+  const std::optional<Refusal>& refused() const { return refused_; }
+
  private:
+  // The fence of bucket moves (records/bucket_owner.h): each bucket's
+  // ownership row is read with a shared lock that lasts until COMMIT, so a
+  // move cannot flip it under this transaction, and a flip that committed
+  // first is seen here.
+  Status Fence(Connection& c, const std::vector<PendingWrite>& writes) {
+    uint32_t last = UINT32_MAX;
+    std::vector<uint32_t> buckets;
+    for (const PendingWrite& w : writes) {
+      if (w.bucket != last) buckets.push_back(last = w.bucket);
+    }
+    std::sort(buckets.begin(), buckets.end());  // one lock order for all writers
+    buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
+    for (uint32_t b : buckets) {
+      cluster::BucketOwner owner =
+          records::ReadOwner(c, pool_.dialect(), b, records::OwnerStatement::Lock::kShare);
+      if (!owner.owned()) {
+        refused_ = Refusal{b, std::move(owner)};
+        return Status::Unavailable("bucket " + std::to_string(b) + " is not owned by shard '" +
+                                   pool_.name() + "'");
+      }
+    }
+    return Status::OK();
+  }
+
   Status Apply(Connection& c, const std::vector<PendingWrite>& writes) {
     const backend::Dialect& d = pool_.dialect();
     const std::string e(entity_);
@@ -160,7 +197,26 @@ class ShardWriter {
   const std::vector<indexer::LiveIndex>& indexes_;
   bool indexed_;
   std::vector<indexer::RowOp> stale_;
+  std::optional<Refusal> refused_;
 };
+
+// Runs `writes` (all of one record) on the shard its bucket routes to,
+// following the bucket when it moved (cluster/route_retry.h).
+Status RunRouted(Store::Impl& impl, std::string_view entity, std::string_view id,
+                 std::vector<PendingWrite>& writes,
+                 const std::shared_ptr<const indexer::IndexView>& view) {
+  cluster::RouteRetry retry(impl, DescribeRecord(entity, id));
+  for (;;) {
+    router::Route route = impl.router.RouteId(id);
+    for (PendingWrite& w : writes) w.bucket = route.bucket;
+    ShardWriter writer(impl, route.shard, entity, view->For(entity));
+    Status s = writer.Run(writes, view.get());
+    if (!writer.refused()) return s;
+    if (Status r = retry.Refused(route.bucket, route.shard, writer.refused()->owner); !r.ok()) {
+      return r;
+    }
+  }
+}
 
 // Checks a caller-encoded body: it must decode, whole, to an object. A
 // corrupt body is refused here rather than stored and found on read.
@@ -208,11 +264,9 @@ Result<uint64_t> Store::Impl::PutEncoded(std::string_view entity, std::string_vi
   if (Status s = CheckId(entity, id); !s.ok()) return s;
   Result<std::shared_ptr<const indexer::IndexView>> view = indexes->Current();
   if (!view.ok()) return view.status();
-  router::Route route = router.RouteId(id);
   uint64_t version = 0;
-  std::vector<PendingWrite> writes{{id, route.bucket, &doc, body, &options, &version, nullptr}};
-  ShardWriter writer(*this, route.shard, entity, (*view)->For(entity));
-  if (Status s = writer.Run(writes, view->get()); !s.ok()) return s;
+  std::vector<PendingWrite> writes{{id, 0, &doc, body, &options, &version, nullptr}};
+  if (Status s = RunRouted(*this, entity, id, writes, *view); !s.ok()) return s;
   return version;
 }
 
@@ -228,21 +282,48 @@ Result<std::vector<uint64_t>> Store::PutMany(std::string_view entity,
   if (!view.ok()) return view.status();
   std::vector<std::string> bodies(items.size());
   std::vector<uint64_t> versions(items.size(), 0);
-  std::vector<std::vector<PendingWrite>> per_shard(impl.shards.size());
-  std::vector<size_t> touched;
-  for (size_t i = 0; i < items.size(); ++i) {
-    bodies[i] = items[i].doc.ToMsgpack();
-    router::Route route = impl.router.RouteId(items[i].id);
-    if (per_shard[route.shard].empty()) touched.push_back(route.shard);
-    per_shard[route.shard].push_back({items[i].id, route.bucket, &items[i].doc, bodies[i],
-                                      &items[i].options, &versions[i], nullptr});
-  }
+  for (size_t i = 0; i < items.size(); ++i) bodies[i] = items[i].doc.ToMsgpack();
   const auto& indexes = (*view)->For(entity);
-  Status s = impl.ForEachShard(touched, [&](size_t shard) {
-    ShardWriter writer(impl, shard, entity, indexes);
-    return writer.Run(per_shard[shard], view->get());
-  });
-  if (!s.ok()) return s;
+  // Items still to write. A shard batch refused because a bucket moved
+  // wrote nothing; its items are routed again (and only those: the other
+  // shards' batches committed).
+  std::vector<size_t> todo(items.size());
+  for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+  cluster::RouteRetry retry(impl, std::string(entity) + " put_many");
+  while (!todo.empty()) {
+    std::vector<router::Route> routes;
+    for (size_t i : todo) routes.push_back(impl.router.RouteId(items[i].id));
+    // After routing: every index in `routes` is already in `shards`.
+    const size_t shard_count = impl.shards.size();
+    std::vector<std::vector<PendingWrite>> per_shard(shard_count);
+    std::vector<std::vector<size_t>> positions(shard_count);
+    std::vector<size_t> touched;
+    for (size_t k = 0; k < todo.size(); ++k) {
+      const size_t i = todo[k];
+      const router::Route& route = routes[k];
+      if (per_shard[route.shard].empty()) touched.push_back(route.shard);
+      per_shard[route.shard].push_back({items[i].id, route.bucket, &items[i].doc, bodies[i],
+                                        &items[i].options, &versions[i], nullptr});
+      positions[route.shard].push_back(i);
+    }
+    std::vector<std::optional<ShardWriter::Refusal>> refused(shard_count);
+    Status s = impl.ForEachShard(touched, [&](size_t shard) {
+      ShardWriter writer(impl, shard, entity, indexes);
+      Status w = writer.Run(per_shard[shard], view->get());
+      refused[shard] = writer.refused();
+      return refused[shard] ? Status::OK() : w;
+    });
+    if (!s.ok()) return s;
+    todo.clear();
+    for (size_t shard : touched) {
+      if (!refused[shard]) continue;
+      if (Status r = retry.Refused(refused[shard]->bucket, shard, refused[shard]->owner);
+          !r.ok()) {
+        return r;
+      }
+      todo.insert(todo.end(), positions[shard].begin(), positions[shard].end());
+    }
+  }
   return versions;
 }
 
@@ -253,11 +334,9 @@ Result<bool> Store::Delete(std::string_view entity, std::string_view id,
   if (Status s = CheckId(entity, id); !s.ok()) return s;
   Result<std::shared_ptr<const indexer::IndexView>> view = impl.indexes->Current();
   if (!view.ok()) return view.status();
-  router::Route route = impl.router.RouteId(id);
   bool deleted = false;
-  std::vector<PendingWrite> writes{{id, route.bucket, nullptr, {}, &options, nullptr, &deleted}};
-  ShardWriter writer(impl, route.shard, entity, (*view)->For(entity));
-  if (Status s = writer.Run(writes, view->get()); !s.ok()) return s;
+  std::vector<PendingWrite> writes{{id, 0, nullptr, {}, &options, nullptr, &deleted}};
+  if (Status s = RunRouted(impl, entity, id, writes, *view); !s.ok()) return s;
   return deleted;
 }
 

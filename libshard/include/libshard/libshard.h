@@ -6,5 +6,6 @@
 #include "libshard/id.h"
 #include "libshard/metrics.h"
 #include "libshard/options.h"
+#include "libshard/rebalance.h"
 #include "libshard/status.h"
 #include "libshard/store.h"

@@ -38,6 +38,12 @@ struct Options {
   // gives up (kUnavailable, "lock timeout") and the other proceeds.
   // Default: 1000 ms.
   int cross_shard_lock_timeout_ms = 1000;
+  // How long an operation on a bucket that is being moved between shards
+  // keeps following it (redirects, and waiting out the switch, which takes
+  // milliseconds) before failing with kUnavailable ("being moved"). A move
+  // interrupted in the middle of its switch holds its bucket until the
+  // move is resumed (`shardctl rebalance`). Default: 5000 ms.
+  int move_wait_ms = 5000;
   // Threads used to query shards in parallel (get_many, scan). 0 = one per
   // shard, at most 16. Default: 0.
   int parallelism = 0;

@@ -34,6 +34,7 @@
 #include "libshard/index.h"
 #include "libshard/metrics.h"
 #include "libshard/options.h"
+#include "libshard/rebalance.h"
 #include "libshard/status.h"
 
 namespace libshard {
@@ -174,6 +175,27 @@ class Store {
   // Online drop: queries stop at once, writers stop maintaining it, then
   // its tables and catalog rows are removed.
   Status DropIndex(std::string_view entity, std::string_view index);
+
+  // --- Resharding (see rebalance.h) -------------------------------------
+
+  // The moves Rebalance would make now; changes nothing. InvalidArgument
+  // when a drained shard is unknown or every shard would be drained.
+  Result<std::vector<BucketMove>> PlanRebalance(const RebalanceOptions& options = {});
+  // Finishes every move recorded in the catalog (interrupted earlier), then
+  // moves buckets until each shard owns its share: counts differ by at most
+  // one with equal weights; drained shards own none. Writes and reads in
+  // every process continue. A move that fails (a shard down) is recorded
+  // and reported in RebalanceReport::failed; the others proceed; the call
+  // then returns the report (check `failed`), and running it again resumes.
+  Result<RebalanceReport> Rebalance(const RebalanceOptions& options = {});
+  // Moves one bucket to shard `to` (or finishes its interrupted move).
+  // InvalidArgument for a bucket out of range or an unknown shard;
+  // kUnavailable when a shard involved cannot be reached (resumable).
+  Status MoveBucket(uint32_t bucket, std::string_view to, const MoveOptions& options = {});
+  // Moves in progress or failed, from the catalog.
+  Result<std::vector<MoveState>> MoveStates();
+  // Buckets owned per shard (config order) and the shares Rebalance aims at.
+  Result<std::vector<ShardShare>> BucketShares();
 
   // --- Metrics (see metrics.h) -------------------------------------------
 

@@ -66,6 +66,32 @@ const char* Dialect::ForUpdate() const {
   return backend_ == Backend::kSqlite ? "" : " FOR UPDATE";
 }
 
+const char* Dialect::ForShare() const {
+  switch (backend_) {
+    case Backend::kPostgres:
+      return " FOR SHARE";
+    case Backend::kMysql:
+      return " LOCK IN SHARE MODE";
+    default:
+      return "";
+  }
+}
+
+const char* Dialect::InsertIgnore() const {
+  switch (backend_) {
+    case Backend::kSqlite:
+      return "INSERT OR IGNORE INTO";
+    case Backend::kMysql:
+      return "INSERT IGNORE INTO";
+    default:
+      return "INSERT INTO";
+  }
+}
+
+const char* Dialect::OnConflictIgnore() const {
+  return backend_ == Backend::kPostgres ? " ON CONFLICT DO NOTHING" : "";
+}
+
 const char* Dialect::TableOptions() const {
   return backend_ == Backend::kMysql
              ? " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"

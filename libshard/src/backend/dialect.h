@@ -40,6 +40,13 @@ class Dialect {
   // Suffix locking selected rows until commit ("" on SQLite, whose write
   // transaction already excludes other writers).
   const char* ForUpdate() const;
+  // Suffix taking a shared lock on selected rows until commit (writers of
+  // a bucket share its ownership row; a move takes it exclusively).
+  const char* ForShare() const;
+  // "<InsertIgnore()> t (…) VALUES (…)<OnConflictIgnore()>": an insert
+  // that leaves an existing row with the same key alone.
+  const char* InsertIgnore() const;
+  const char* OnConflictIgnore() const;
   // Suffix for CREATE TABLE (MariaDB: InnoDB, binary-safe charset).
   const char* TableOptions() const;
   // True when CREATE INDEX IF NOT EXISTS is supported (all three are).

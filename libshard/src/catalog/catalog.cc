@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <stdexcept>
 
 #include "backend/errors.h"
+#include "records/bucket_owner.h"
 
 namespace libshard::catalog {
 namespace {
@@ -21,6 +23,20 @@ void CreateTables(soci::session& sql, const Dialect& d) {
          "value VARCHAR(255) NOT NULL)" + std::string(d.TableOptions());
   sql << "CREATE TABLE IF NOT EXISTS ls_buckets (bucket INTEGER NOT NULL PRIMARY KEY, "
          "shard VARCHAR(64) NOT NULL, epoch BIGINT NOT NULL)" + std::string(d.TableOptions());
+  sql << "CREATE TABLE IF NOT EXISTS ls_moves (bucket INTEGER NOT NULL PRIMARY KEY, "
+         "source VARCHAR(64) NOT NULL, target VARCHAR(64) NOT NULL, "
+         "state VARCHAR(16) NOT NULL, error " + std::string(d.LongTextType()) +
+             " NOT NULL, updated BIGINT NOT NULL)" + std::string(d.TableOptions());
+}
+
+std::vector<std::string> ReadOwners(soci::session& sql, uint32_t buckets) {
+  std::vector<std::string> owners(buckets);
+  soci::rowset<soci::row> rows = (sql.prepare << "SELECT bucket, shard FROM ls_buckets");
+  for (const soci::row& r : rows) {
+    int b = r.get<int>(0);
+    if (b >= 0 && static_cast<uint32_t>(b) < buckets) owners[b] = r.get<std::string>(1);
+  }
+  return owners;
 }
 
 std::map<std::string, std::string> ReadMeta(soci::session& sql) {
@@ -87,6 +103,10 @@ void UpgradeCatalog(soci::session& /*sql*/, int from) {
     case 1:
       // 1 -> 2: cluster_id was written by Prepare and the shard markers by
       // PrepareShard; the catalog itself has nothing more to change.
+      break;
+    case 2:
+      // 2 -> 3: ls_moves was created with the catalog tables and ls_owner
+      // by PrepareShard (from the map, which no move has changed yet).
       break;
     default:
       break;
@@ -189,12 +209,35 @@ Result<State> Prepare(ConnectionPool& pool, const ClusterConfig& config) {
           soci::use(state.cluster_id);
     }
     if (state.initialized) {
-      soci::rowset<std::string> rows =
-          (sql.prepare << "SELECT DISTINCT shard FROM ls_buckets");
-      for (const std::string& shard : rows) state.shards_with_buckets.insert(shard);
+      state.owner_of_bucket = ReadOwners(sql, config.buckets);
+    } else {
+      router::BucketMap initial = router::BucketMap::RoundRobin(
+          config.buckets, static_cast<uint32_t>(config.shards.size()));
+      for (uint32_t b = 0; b < config.buckets; ++b) {
+        state.owner_of_bucket.push_back(config.shards[initial.ShardOf(b)]);
+      }
+    }
+    if (state.initialized) {
+      for (const std::string& shard : state.owner_of_bucket) {
+        if (!shard.empty()) state.shards_with_buckets.insert(shard);
+      }
     }
     return state;
   });
+}
+
+// The shard's ownership rows: created on first run, on an upgrade from
+// layout 2 and for a shard added to the config; rows that exist are never
+// changed here (moves own them).
+Status PrepareOwnerRows(soci::session& sql, const Dialect& d, const State& state,
+                        const DatabaseConfig& shard) {
+  records::CreateOwnerTable(sql, d);
+  std::vector<bool> owned(state.owner_of_bucket.size());
+  for (size_t b = 0; b < owned.size(); ++b) owned[b] = state.owner_of_bucket[b] == shard.name;
+  soci::transaction tx(sql);
+  records::FillOwnerRows(sql, d, owned);
+  tx.commit();
+  return Status::OK();
 }
 
 Status PrepareShard(soci::session& sql, const Dialect& d, const State& state,
@@ -206,7 +249,7 @@ Status PrepareShard(soci::session& sql, const Dialect& d, const State& state,
   sql << "SELECT shard FROM ls_shard WHERE cluster_id = :c", soci::into(marked, ind),
       soci::use(state.cluster_id);
   if (sql.got_data() && ind == soci::i_ok) {
-    if (marked == shard.name) return Status::OK();
+    if (marked == shard.name) return PrepareOwnerRows(sql, d, state, shard);
     return Status::InvalidConfig(
         "shard " + Describe(shard) + " holds shard '" + marked +
         "' of this cluster, not '" + shard.name +
@@ -226,7 +269,7 @@ Status PrepareShard(soci::session& sql, const Dialect& d, const State& state,
   std::string name = shard.name;
   sql << "INSERT INTO ls_shard (cluster_id, shard) VALUES (:c, :s)",
       soci::use(state.cluster_id), soci::use(name);
-  return Status::OK();
+  return PrepareOwnerRows(sql, d, state, shard);
 }
 
 Status Init(ConnectionPool& pool, const ClusterConfig& config) {
@@ -264,8 +307,27 @@ Status Init(ConnectionPool& pool, const ClusterConfig& config) {
   return done.status();
 }
 
-Result<router::BucketMap> LoadBucketMap(ConnectionPool& pool,
-                                        const ClusterConfig& config) {
+std::string UnlistedOwners(const std::vector<std::string>& owner_of_bucket,
+                           const ClusterConfig& config) {
+  std::map<std::string, size_t> unlisted;
+  for (const std::string& shard : owner_of_bucket) {
+    if (std::find(config.shards.begin(), config.shards.end(), shard) == config.shards.end()) {
+      ++unlisted[shard];
+    }
+  }
+  std::string out;
+  for (const auto& [shard, n] : unlisted) {
+    if (!out.empty()) out += "; ";
+    out += "shard '" + shard + "' owns " + std::to_string(n) + " bucket" +
+           (n == 1 ? "" : "s") + " in the catalog but is not in `shards:` of " +
+           (config.source.empty() ? std::string("the config") : config.source) +
+           ": keep it listed and run `shardctl rebalance --drain " + shard +
+           "` first, then remove it";
+  }
+  return out;
+}
+
+Result<NamedMap> LoadBucketMap(ConnectionPool& pool, const ClusterConfig& config) {
   Result<ConnectionPool::Lease> lease = pool.Acquire();
   if (!lease.ok()) return lease.status();
   const std::string not_initialized =
@@ -291,39 +353,26 @@ Result<router::BucketMap> LoadBucketMap(ConnectionPool& pool,
           std::to_string(*version) + "; this libshard uses layout " +
           std::to_string(kSchemaVersion) + ": run `shardctl init` (or Store::Init) to upgrade it");
     }
-
-    std::map<std::string, uint16_t> shard_index;
-    for (size_t i = 0; i < config.shards.size(); ++i) {
-      shard_index[config.shards[i]] = static_cast<uint16_t>(i);
-    }
-    std::vector<uint16_t> shard_of(config.buckets);
-    std::vector<bool> seen(config.buckets, false);
-    uint64_t epoch = std::stoull(meta.count("epoch") ? meta["epoch"] : "1");
+    NamedMap map;
+    map.epoch = std::stoull(meta.count("epoch") ? meta["epoch"] : "1");
+    map.owner_of_bucket.resize(config.buckets);
     soci::rowset<soci::row> rows =
         (sql.prepare << "SELECT bucket, shard FROM ls_buckets ORDER BY bucket");
     for (const soci::row& r : rows) {
       int bucket = r.get<int>(0);
-      std::string shard = r.get<std::string>(1);
       if (bucket < 0 || static_cast<uint32_t>(bucket) >= config.buckets) {
         return Status::Corruption("catalog bucket map has bucket " +
                                   std::to_string(bucket) + " out of range");
       }
-      auto it = shard_index.find(shard);
-      if (it == shard_index.end()) {
-        return Status::InvalidConfig(
-            config.source + ": the catalog maps bucket " + std::to_string(bucket) +
-            " to shard '" + shard + "', which is not in the config's shards list");
-      }
-      shard_of[bucket] = it->second;
-      seen[bucket] = true;
+      map.owner_of_bucket[bucket] = r.get<std::string>(1);
     }
     for (uint32_t b = 0; b < config.buckets; ++b) {
-      if (!seen[b]) {
+      if (map.owner_of_bucket[b].empty()) {
         return Status::Corruption("catalog bucket map has no entry for bucket " +
                                   std::to_string(b));
       }
     }
-    return router::BucketMap(std::move(shard_of), epoch);
+    return map;
   } catch (const soci::soci_error& e) {
     lease->Discard();
     return backend::ToStatus(e, pool.name(), "read bucket map");

@@ -30,9 +30,69 @@ Cluster::Cluster(ClusterConfig cfg, Options opts, std::shared_ptr<Env> e)
     pools.emplace(db.name, std::make_unique<ConnectionPool>(db, options, env));
   }
   for (const std::string& name : config.shards) {
-    shards.push_back(pools.at(name).get());
-    if (shards.back()->db().backend != Backend::kSqlite) all_shards_in_process = false;
+    shards.Append(pools.at(name).get());
+    if (pools.at(name)->db().backend != Backend::kSqlite) all_shards_in_process = false;
   }
+}
+
+size_t ShardList::Append(ConnectionPool* pool) {
+  size_t i = size_.load(std::memory_order_relaxed);
+  if (i >= kCapacity) throw std::length_error("more than 1024 record shards in one process");
+  slots_[i].store(pool, std::memory_order_release);
+  size_.store(i + 1, std::memory_order_release);
+  return i;
+}
+
+Result<size_t> Cluster::ShardIndex(std::string_view name) {
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (shards[i]->name() == name) return i;
+  }
+  std::lock_guard<std::mutex> lock(shards_mu_);
+  for (size_t i = 0; i < shards.size(); ++i) {  // appended meanwhile?
+    if (shards[i]->name() == name) return i;
+  }
+  const std::string why = "the bucket map names record shard '" + std::string(name) +
+                          "', which this process's config does not list";
+  if (config.source.empty()) {
+    return Status::InvalidConfig(why + " (the config was built in code: open the Store with "
+                                       "a config that lists it)");
+  }
+  // The operator added the shard to the YAML file after this process
+  // started: read the file again, for that database only. The catalog,
+  // seed and bucket count must still match this process's config.
+  Result<ClusterConfig> fresh = ClusterConfig::Load(config.source);
+  if (!fresh.ok()) {
+    return Status::InvalidConfig(why + "; reading " + config.source +
+                                 " again failed: " + fresh.status().message());
+  }
+  const DatabaseConfig* db = fresh->FindDatabase(name);
+  bool listed = std::find(fresh->shards.begin(), fresh->shards.end(), name) != fresh->shards.end();
+  if (db == nullptr || !listed || fresh->catalog != config.catalog ||
+      fresh->buckets != config.buckets || fresh->hash_seed != config.hash_seed) {
+    return Status::InvalidConfig(why + ", and " + config.source +
+                                 " does not list it as a shard of the same cluster either");
+  }
+  added_pools_.push_back(std::make_unique<ConnectionPool>(*db, options, env));
+  if (db->backend != Backend::kSqlite) all_shards_in_process = false;
+  return shards.Append(added_pools_.back().get());
+}
+
+std::vector<size_t> Cluster::ShardsToScan(bool with_listed) {
+  if (reload_map) (void)reload_map();  // best effort: a stale map still reads
+  // A shard index in the router was appended to `shards` before it was
+  // stored there, so sizing after reading the router covers every index.
+  std::vector<uint16_t> owners(router.buckets());
+  for (uint32_t b = 0; b < router.buckets(); ++b) owners[b] = router.ShardOf(b);
+  std::vector<bool> visit(shards.size(), false);
+  for (uint16_t s : owners) visit[s] = true;
+  if (with_listed) {
+    for (size_t i = 0; i < config.shards.size(); ++i) visit[i] = true;
+  }
+  std::vector<size_t> out;
+  for (size_t i = 0; i < visit.size(); ++i) {
+    if (visit[i]) out.push_back(i);
+  }
+  return out;
 }
 
 Status Cluster::CheckEntity(std::string_view entity) const {

@@ -11,21 +11,42 @@
 // Thread-safety: every member may be used from any thread once built.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <mutex>
 #include <vector>
 
 #include "cluster/connection_pool.h"
 #include "cluster/env.h"
+#include "cluster/live_router.h"
 #include "libshard/config.h"
 #include "libshard/options.h"
-#include "router/router.h"
 #include "util/thread_pool.h"
 
 namespace libshard::cluster {
+
+// The record shards this process knows, by process-local index: the
+// config's `shards:` in order, then shards learned at run time (a bucket
+// moved to a shard added to the YAML after this process started; the
+// config file is read again to connect to it). Slots are only appended, so
+// readers index it without a lock.
+class ShardList {
+ public:
+  static constexpr size_t kCapacity = 1024;
+  ConnectionPool* operator[](size_t i) const { return slots_[i].load(std::memory_order_acquire); }
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  // Appends (callers serialize); returns the new index.
+  size_t Append(ConnectionPool* pool);
+
+ private:
+  std::array<std::atomic<ConnectionPool*>, kCapacity> slots_{};
+  std::atomic<size_t> size_{0};
+};
 
 class Cluster {
  public:
@@ -36,10 +57,10 @@ class Cluster {
   Options options;
   std::shared_ptr<Env> env;
   std::map<std::string, std::unique_ptr<ConnectionPool>, std::less<>> pools;
-  std::vector<ConnectionPool*> shards;  // by shard index
-  router::Router router;
+  ShardList shards;  // by process-local shard index
+  LiveRouter router;
   util::ThreadPool workers;
-  bool all_shards_in_process = true;  // every record shard is SQLite
+  std::atomic<bool> all_shards_in_process{true};  // every record shard is SQLite
   // Index rows inserted by this process, per index (Store::Metrics).
   IndexRowCounters index_rows;
 
@@ -67,6 +88,22 @@ class Cluster {
   // their databases reach here.
   ConnectionPool& Pool(std::string_view database) { return *pools.find(database)->second; }
   size_t ShardOf(std::string_view id) const { return router.RouteId(id).shard; }
+  const std::string& ShardName(size_t shard) const { return shards[shard]->name(); }
+  // The index of record shard `name`. A shard the config does not name is
+  // looked up in the config file again (the operator added it while this
+  // process ran) and connected; InvalidConfig when it is not there either.
+  Result<size_t> ShardIndex(std::string_view name);
+
+  // The shards a whole-cluster read visits: every shard that owns a bucket
+  // in the catalog's map (read again first, so shards added since this
+  // process started are included; when the catalog cannot be read, this
+  // process's map), plus, `with_listed`, the config's own shards. Each
+  // shard returns only the buckets it owns (records/bucket_owner.h).
+  std::vector<size_t> ShardsToScan(bool with_listed);
+
+  // Reads the bucket map from the catalog into `router` (set by the store:
+  // the catalog layer sits above this one).
+  std::function<Status()> reload_map;
 
   // Runs one task per shard in `shard_ids` on the worker pool; returns the
   // first error (kUnavailable preferred, so a down shard is reported as
@@ -83,6 +120,8 @@ class Cluster {
 
  private:
   // WithConnection without its metrics; `retries` counts extra attempts.
+  std::mutex shards_mu_;  // ShardIndex's appends
+  std::vector<std::unique_ptr<ConnectionPool>> added_pools_;  // learned shards
   Status WithConnectionUncounted(ConnectionPool& pool, std::string_view what, Retry retry,
                                  const std::function<Status(Connection&)>& fn,
                                  int lock_timeout_ms, int* retries);

@@ -2,8 +2,11 @@
 
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "cluster/route_retry.h"
 
 #include "records/record_table.h"
 
@@ -32,9 +35,12 @@ MultiGetStatement& MultiGet(Connection& c, const backend::Dialect& d,
       [&] { return std::make_unique<MultiGetStatement>(c.sql(), d, entity, size); });
 }
 
-// Reads `ids` from one shard in chunks of the prepared sizes.
+// Reads `ids` from one shard in chunks of the prepared sizes. Rows of
+// buckets the shard does not own go to `check` (with the ids that were
+// not found) for a fenced point read.
 void ReadMany(Connection& c, const backend::Dialect& d, const std::string& entity,
-              const std::vector<std::string_view>& ids, std::vector<RawRecord>* out) {
+              const std::vector<std::string_view>& ids, std::vector<RawRecord>* out,
+              std::vector<std::string>* not_owned) {
   constexpr size_t kMax = MultiGetStatement::kSizes[std::size(MultiGetStatement::kSizes) - 1];
   for (size_t start = 0; start < ids.size(); start += kMax) {
     size_t n = std::min(kMax, ids.size() - start);
@@ -46,9 +52,91 @@ void ReadMany(Connection& c, const backend::Dialect& d, const std::string& entit
       }
     }
     std::vector<std::string_view> chunk(ids.begin() + start, ids.begin() + start + n);
-    MultiGet(c, d, entity, size).Run(chunk, out);
+    MultiGet(c, d, entity, size).Run(chunk, out, not_owned);
   }
 }
+
+struct Refusal {
+  std::string id;
+  size_t shard;
+  cluster::BucketOwner owner;
+};
+
+// One round of GetMany on the shards `ids` route to now. Found records go
+// to `found`; ids whose shard refused (the bucket moved) to `refused`.
+Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
+                 const std::vector<std::string_view>& ids, std::vector<std::vector<Record>>* found,
+                 std::vector<Refusal>* refused) {
+  std::vector<uint16_t> route(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) route[i] = cluster.router.RouteId(ids[i]).shard;
+  // After routing: every index in `route` is already in `shards`.
+  const size_t shard_count = cluster.shards.size();
+  std::vector<std::vector<size_t>> groups(shard_count);
+  for (size_t i = 0; i < ids.size(); ++i) groups[route[i]].push_back(i);
+  std::vector<size_t> touched;
+  for (size_t s = 0; s < groups.size(); ++s) {
+    if (!groups[s].empty()) touched.push_back(s);
+  }
+  const std::string e(entity);
+  found->assign(shard_count, {});
+  std::vector<std::vector<Refusal>> refused_by_shard(shard_count);
+  Status status = cluster.ForEachShard(touched, [&](size_t shard) {
+    ConnectionPool& pool = *cluster.shards[shard];
+    std::vector<std::string_view> shard_ids;
+    for (size_t i : groups[shard]) shard_ids.push_back(ids[i]);
+    std::vector<RawRecord> raw;
+    std::vector<Refusal>& refusals = refused_by_shard[shard];
+    Status s = cluster.WithConnection(pool, "get_many", Retry::kReadOnly, [&](Connection& c) {
+      raw.clear();
+      refusals.clear();
+      std::vector<std::string> check;
+      ReadMany(c, pool.dialect(), e, shard_ids, &raw, &check);
+      // Ids neither found in an owned bucket: absent, or their bucket moved
+      // away. Each is settled by a fenced point read (ownership and row in
+      // one snapshot), so an id is never reported absent on the word of a
+      // shard that does not own it.
+      std::unordered_set<std::string_view> seen;
+      for (const RawRecord& r : raw) seen.insert(r.id);
+      for (std::string_view id : shard_ids) {
+        if (!seen.insert(id).second) continue;
+        check.emplace_back(id);
+      }
+      std::sort(check.begin(), check.end());
+      check.erase(std::unique(check.begin(), check.end()), check.end());
+      auto& get = c.Cached<GetStatement>(GetStatement::Key(e), [&] {
+        return std::make_unique<GetStatement>(c.sql(), pool.dialect(), e);
+      });
+      for (std::string& id : check) {
+        RawRecord rec;
+        cluster::BucketOwner owner;
+        switch (get.Run(id, cluster.router.BucketOf(id), &rec, &owner)) {
+          case GetStatement::Found::kYes:
+            rec.id = std::move(id);
+            raw.push_back(std::move(rec));
+            break;
+          case GetStatement::Found::kNo:
+            break;
+          case GetStatement::Found::kNotOwned:
+            refusals.push_back({std::move(id), shard, std::move(owner)});
+            break;
+        }
+      }
+      return Status::OK();
+    });
+    if (!s.ok()) return s;
+    for (RawRecord& r : raw) {
+      Result<Record> rec = Decode(entity, std::move(r));
+      if (!rec.ok()) return rec.status();
+      (*found)[shard].push_back(std::move(rec).value());
+    }
+    return Status::OK();
+  }, /*small=*/ids.size() <= 32);
+  for (auto& v : refused_by_shard) {
+    for (Refusal& r : v) refused->push_back(std::move(r));
+  }
+  return status;
+}
+
 }  // namespace
 
 Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view entity,
@@ -57,33 +145,29 @@ Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view 
   for (const Id& id : ids) {
     if (Status s = CheckId(entity, id); !s.ok()) return s;
   }
-  std::vector<std::vector<size_t>> groups = cluster.router.GroupByShard(ids, cluster.shards.size());
-  std::vector<size_t> touched;
-  for (size_t s = 0; s < groups.size(); ++s) {
-    if (!groups[s].empty()) touched.push_back(s);
-  }
-  const std::string e(entity);
-  std::vector<std::vector<Record>> found(cluster.shards.size());
-  Status status = cluster.ForEachShard(touched, [&](size_t shard) {
-    ConnectionPool& pool = *cluster.shards[shard];
-    std::vector<std::string_view> shard_ids;
-    for (size_t i : groups[shard]) shard_ids.push_back(ids[i]);
-    std::vector<RawRecord> raw;
-    Status s = cluster.WithConnection(pool, "get_many", Retry::kReadOnly,
-                                     [&](Connection& c) {
-                                       raw.clear();
-                                       ReadMany(c, pool.dialect(), e, shard_ids, &raw);
-                                       return Status::OK();
-                                     });
-    if (!s.ok()) return s;
-    for (RawRecord& r : raw) {
-      Result<Record> rec = Decode(entity, std::move(r));
-      if (!rec.ok()) return rec.status();
-      found[shard].push_back(std::move(rec).value());
+  std::vector<std::vector<Record>> found;
+  std::vector<std::string_view> todo(ids.begin(), ids.end());
+  std::vector<std::vector<Record>> round;
+  cluster::RouteRetry retry(cluster, std::string(entity) + " get_many");
+  while (!todo.empty()) {
+    std::vector<Refusal> refused;
+    if (Status s = ReadRound(cluster, entity, todo, &round, &refused); !s.ok()) return s;
+    for (auto& v : round) found.push_back(std::move(v));
+    todo.clear();
+    std::unordered_set<uint32_t> followed;
+    for (const Refusal& r : refused) {
+      uint32_t bucket = cluster.router.BucketOf(r.id);
+      if (followed.insert(bucket).second) {
+        if (Status s = retry.Refused(bucket, r.shard, r.owner); !s.ok()) return s;
+      }
     }
-    return Status::OK();
-  }, /*small=*/ids.size() <= 32);
-  if (!status.ok()) return status;
+    // The refused ids, as views into `ids` (stable), once each.
+    std::unordered_set<std::string_view> again;
+    for (const Refusal& r : refused) again.insert(r.id);
+    for (const Id& id : ids) {
+      if (again.erase(id)) todo.push_back(id);
+    }
+  }
 
   std::unordered_map<std::string_view, Record*> by_id;
   for (auto& shard_records : found) {

@@ -1,6 +1,7 @@
 #include "records/record_table.h"
 
 #include "libshard/config.h"
+#include "records/bucket_owner.h"
 
 namespace libshard::records {
 namespace {
@@ -13,8 +14,11 @@ void DecodeInto(const backend::Dialect& d, const std::string& fetched, std::stri
 }
 
 std::string SelectColumns(const backend::Dialect& d) {
-  return d.BytesColumn("id") + ", version, updated, " + d.BytesColumn("body");
+  return d.BytesColumn("r.id") + ", r.version, r.updated, " + d.BytesColumn("r.body");
 }
+
+// Joins each record row to its bucket's ownership row on this shard.
+std::string OwnedJoin() { return " JOIN ls_owner o ON o.bucket = r.bucket"; }
 
 }  // namespace
 
@@ -35,20 +39,35 @@ void CreateTable(soci::session& sql, const backend::Dialect& d, std::string_view
 GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
                            std::string_view entity)
     : dialect_(d), st_(sql) {
-  st_ = (sql.prepare << "SELECT version, updated, " + d.BytesColumn("body") + " FROM " +
-                            TableName(entity) + " WHERE id = " + d.BytesParam("id"),
-         soci::into(version_), soci::into(updated_), soci::into(body_), soci::use(id_));
+  // From the ownership row (by primary key) to the record (by primary key).
+  st_ = (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
+                            d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
+                            TableName(entity) + " r ON r.id = " + d.BytesParam("id") +
+                            " WHERE o.bucket = :b",
+         soci::into(state_), soci::into(peer_), soci::into(version_, version_ind_),
+         soci::into(updated_, updated_ind_), soci::into(body_, body_ind_), soci::use(id_),
+         soci::use(bucket_));
 }
 
-bool GetStatement::Run(std::string_view id, RawRecord* out) {
+GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawRecord* out,
+                                      cluster::BucketOwner* owner) {
   id_ = dialect_.EncodeBytes(id);
-  bool found = st_.execute(true);
+  bucket_ = static_cast<int>(bucket);
+  bool row = st_.execute(true);
   backend::Drain(st_);
-  if (!found) return false;
+  if (!row) {  // no ownership row: not this shard's bucket
+    *owner = cluster::BucketOwner{};
+    return Found::kNotOwned;
+  }
+  if (state_ != cluster::BucketOwner::kOwned) {
+    *owner = cluster::BucketOwner{state_, peer_};
+    return Found::kNotOwned;
+  }
+  if (version_ind_ != soci::i_ok) return Found::kNo;
   out->version = static_cast<uint64_t>(version_);
   out->updated_us = updated_;
   DecodeInto(dialect_, body_, &out->body);
-  return true;
+  return Found::kYes;
 }
 
 LockVersionStatement::LockVersionStatement(soci::session& sql, const backend::Dialect& d,
@@ -84,6 +103,17 @@ bool LockRowStatement::Run(std::string_view id, RawRecord* out) {
   out->updated_us = updated_;
   DecodeInto(dialect_, body_, &out->body);
   return true;
+}
+
+GetStatement::Found LockOwnedRow(backend::Connection& c, const backend::Dialect& d,
+                                 const std::string& entity, std::string_view id,
+                                 uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner) {
+  *owner = ReadOwner(c, d, bucket, OwnerStatement::Lock::kShare);
+  if (!owner->owned()) return GetStatement::Found::kNotOwned;
+  auto& lock = c.Cached<LockRowStatement>(LockRowStatement::Key(entity), [&] {
+    return std::make_unique<LockRowStatement>(c.sql(), d, entity);
+  });
+  return lock.Run(id, out) ? GetStatement::Found::kYes : GetStatement::Found::kNo;
 }
 
 WriteStatements::WriteStatements(soci::session& sql, const backend::Dialect& d,
@@ -140,15 +170,16 @@ MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect&
     in += d.BytesParam(name);
   }
   soci::details::prepare_temp_type prep =
-      (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) +
-                          " WHERE id IN (" + in + ")");
-  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_);
+      (sql.prepare << "SELECT " + SelectColumns(d) + ", o.state FROM " + TableName(entity) +
+                          " r" + OwnedJoin() + " WHERE r.id IN (" + in + ")");
+  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
+      soci::into(state_);
   for (std::string& id : ids_) prep, soci::use(id);
   st_ = prep;
 }
 
 void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
-                            std::vector<RawRecord>* out) {
+                            std::vector<RawRecord>* out, std::vector<std::string>* not_owned) {
   for (size_t i = 0; i < ids_.size(); ++i) {
     ids_[i] = dialect_.EncodeBytes(ids[std::min(i, ids.size() - 1)]);
   }
@@ -156,6 +187,10 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
   do {
     RawRecord rec;
     DecodeInto(dialect_, id_out_, &rec.id);
+    if (state_ != cluster::BucketOwner::kOwned) {
+      not_owned->push_back(std::move(rec.id));
+      continue;
+    }
     rec.version = static_cast<uint64_t>(version_);
     rec.updated_us = updated_;
     DecodeInto(dialect_, body_, &rec.body);
@@ -167,8 +202,10 @@ ScanStatement::ScanStatement(soci::session& sql, const backend::Dialect& d,
                              std::string_view entity, int limit, bool lock)
     : dialect_(d), st_(sql) {
   // The limit comes from Options (an int), never from user input.
-  st_ = (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) +
-                            " WHERE id > " + d.BytesParam("after") + " ORDER BY id LIMIT " +
+  const std::string from = lock ? " r" : " r" + OwnedJoin() + " AND o.state = " +
+                                             std::to_string(cluster::BucketOwner::kOwned);
+  st_ = (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) + from +
+                            " WHERE r.id > " + d.BytesParam("after") + " ORDER BY r.id LIMIT " +
                             std::to_string(limit) + (lock ? d.ForUpdate() : ""),
          soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
          soci::use(after_));
@@ -192,7 +229,9 @@ size_t ScanStatement::Run(std::string_view after, std::vector<RawRecord>* out) {
 
 uint64_t CountRows(soci::session& sql, std::string_view entity) {
   long long n = 0;
-  sql << "SELECT COUNT(*) FROM " + TableName(entity), soci::into(n);
+  sql << "SELECT COUNT(*) FROM " + TableName(entity) + " r" + OwnedJoin() +
+             " AND o.state = " + std::to_string(cluster::BucketOwner::kOwned),
+      soci::into(n);
   return static_cast<uint64_t>(n);
 }
 

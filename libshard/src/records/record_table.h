@@ -18,6 +18,7 @@
 
 #include "backend/connection.h"
 #include "backend/dialect.h"
+#include "cluster/route_retry.h"
 #include "libshard/store.h"
 
 namespace libshard::records {
@@ -28,19 +29,25 @@ std::string TableName(std::string_view entity);
 void CreateTable(soci::session& sql, const backend::Dialect& d,
                  std::string_view entity);
 
-// Point read: version, updated, body by id.
+// Point read, fenced: the record and its bucket's ownership row in one
+// statement (one snapshot), so a shard that no longer owns the bucket is
+// never taken at its word, whether it still has a leftover copy or not.
 class GetStatement : public backend::Prepared {
  public:
   GetStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity);
-  // true and fills `out` (id untouched) when the row exists.
-  bool Run(std::string_view id, RawRecord* out);
+  enum class Found { kYes, kNo, kNotOwned };
+  // kYes fills `out` (id untouched); kNotOwned fills `owner`.
+  Found Run(std::string_view id, uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner);
   static std::string Key(std::string_view entity) { return "rec.get:" + std::string(entity); }
 
  private:
   const backend::Dialect& dialect_;
   std::string id_;
+  int bucket_ = 0, state_ = 0;
+  std::string peer_;
   long long version_ = 0, updated_ = 0;
   std::string body_;
+  soci::indicator version_ind_ = soci::i_ok, updated_ind_ = soci::i_ok, body_ind_ = soci::i_ok;
   soci::statement st_;
 };
 
@@ -79,6 +86,14 @@ class LockRowStatement : public backend::Prepared {
   soci::statement st_;
 };
 
+// The record `id` locked as LockRowStatement does, after reading its
+// bucket's ownership row with a shared lock (the write-path fence): kNo
+// when absent, kNotOwned (and `owner`) when this shard does not own the
+// bucket any more — its copy, if any, is a leftover of a move.
+GetStatement::Found LockOwnedRow(backend::Connection& c, const backend::Dialect& d,
+                                 const std::string& entity, std::string_view id,
+                                 uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner);
+
 // INSERT (version 1) or UPDATE (new version) of a whole row.
 class WriteStatements : public backend::Prepared {
  public:
@@ -99,7 +114,8 @@ class WriteStatements : public backend::Prepared {
   soci::statement insert_, update_, delete_;
 };
 
-// Several ids in one query: WHERE id IN (…). Statements are prepared for a
+// Several ids in one query: WHERE id IN (…), each row with its bucket's
+// ownership state (fenced like GetStatement). Statements are prepared for a
 // few fixed sizes and padded by repeating the last id, so any request size
 // reuses a handful of prepared statements.
 class MultiGetStatement : public backend::Prepared {
@@ -107,9 +123,11 @@ class MultiGetStatement : public backend::Prepared {
   static constexpr size_t kSizes[] = {1, 4, 8, 16, 32, 64, 128, 256};
   MultiGetStatement(soci::session& sql, const backend::Dialect& d,
                     std::string_view entity, size_t size);
-  // Appends the found rows (in no particular order) to `out`. ids.size()
-  // must be ≤ size().
-  void Run(const std::vector<std::string_view>& ids, std::vector<RawRecord>* out);
+  // Appends the found rows of owned buckets (in no particular order) to
+  // `out`, and the ids of rows in buckets this shard does not own to
+  // `not_owned`. ids.size() must be ≤ size().
+  void Run(const std::vector<std::string_view>& ids, std::vector<RawRecord>* out,
+           std::vector<std::string>* not_owned);
   size_t size() const { return ids_.size(); }
   static std::string Key(std::string_view entity, size_t size) {
     return "rec.mget" + std::to_string(size) + ":" + std::string(entity);
@@ -120,12 +138,15 @@ class MultiGetStatement : public backend::Prepared {
   std::vector<std::string> ids_;
   std::string id_out_, body_;
   long long version_ = 0, updated_ = 0;
+  int state_ = 0;
   soci::statement st_;
 };
 
-// Keyset scan: the next `limit` rows with id > after, in id order. With
-// `lock`, the rows stay locked until the caller's transaction ends (online
-// index backfill).
+// Keyset scan: the next `limit` rows with id > after, in id order, of the
+// buckets this shard owns (leftover copies of a bucket that moved away are
+// skipped). With `lock` (online index backfill, which never runs while a
+// move is recorded, so there are no leftovers), every row of the table,
+// locked until the caller's transaction ends.
 class ScanStatement : public backend::Prepared {
  public:
   ScanStatement(soci::session& sql, const backend::Dialect& d,
@@ -144,7 +165,7 @@ class ScanStatement : public backend::Prepared {
   soci::statement st_;
 };
 
-// Number of rows of the entity on this shard.
+// Number of rows of the entity in the buckets this shard owns.
 uint64_t CountRows(soci::session& sql, std::string_view entity);
 
 }  // namespace libshard::records

@@ -1,0 +1,72 @@
+#include "records/bucket_owner.h"
+
+namespace libshard::records {
+
+void CreateOwnerTable(soci::session& sql, const backend::Dialect& d) {
+  sql << "CREATE TABLE IF NOT EXISTS ls_owner (bucket INTEGER NOT NULL PRIMARY KEY, "
+         "state INTEGER NOT NULL, peer VARCHAR(64) NOT NULL)" +
+             std::string(d.TableOptions());
+}
+
+size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
+                     const std::vector<bool>& owned) {
+  long long have = 0;
+  sql << "SELECT COUNT(*) FROM ls_owner", soci::into(have);
+  if (static_cast<size_t>(have) == owned.size()) return 0;
+  int bucket = 0, state = 0;
+  std::string peer;
+  soci::statement st = (sql.prepare << std::string(d.InsertIgnore()) +
+                                           " ls_owner (bucket, state, peer) VALUES "
+                                           "(:b, :s, :p)" + d.OnConflictIgnore(),
+                        soci::use(bucket), soci::use(state), soci::use(peer));
+  for (size_t b = 0; b < owned.size(); ++b) {
+    bucket = static_cast<int>(b);
+    state = owned[b] ? cluster::BucketOwner::kOwned : cluster::BucketOwner::kNotOwned;
+    st.execute(true);
+  }
+  return owned.size() - static_cast<size_t>(have);
+}
+
+OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock)
+    : st_(sql) {
+  const char* suffix = lock == Lock::kShare ? d.ForShare()
+                       : lock == Lock::kUpdate ? d.ForUpdate()
+                                               : "";
+  st_ = (sql.prepare << std::string("SELECT state, peer FROM ls_owner WHERE bucket = :b") +
+                            suffix,
+         soci::into(state_), soci::into(peer_), soci::use(bucket_));
+}
+
+cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
+  bucket_ = static_cast<int>(bucket);
+  bool found = st_.execute(true);
+  backend::Drain(st_);
+  if (!found) return {};
+  return cluster::BucketOwner{state_, peer_};
+}
+
+cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d,
+                               uint32_t bucket, OwnerStatement::Lock lock) {
+  auto& st = c.Cached<OwnerStatement>(OwnerStatement::Key(lock), [&] {
+    return std::make_unique<OwnerStatement>(c.sql(), d, lock);
+  });
+  return st.Run(bucket);
+}
+
+void SetOwner(soci::session& sql, uint32_t bucket, int state, const std::string& peer) {
+  int b = static_cast<int>(bucket);
+  sql << "UPDATE ls_owner SET state = :s, peer = :p WHERE bucket = :b", soci::use(state),
+      soci::use(peer), soci::use(b);
+}
+
+std::vector<uint32_t> OwnedBuckets(soci::session& sql) {
+  std::vector<uint32_t> out;
+  int owned = cluster::BucketOwner::kOwned;
+  soci::rowset<int> rows =
+      (sql.prepare << "SELECT bucket FROM ls_owner WHERE state = :s ORDER BY bucket",
+       soci::use(owned));
+  for (int b : rows) out.push_back(static_cast<uint32_t>(b));
+  return out;
+}
+
+}  // namespace libshard::records

@@ -1,0 +1,62 @@
+// The ownership rows on a record shard: ls_owner(bucket, state, peer), one
+// row per bucket of the cluster. The fence of a bucket move
+// (ARCHITECTURE.md, "Moving a bucket"):
+//   - every write transaction reads its buckets' rows with a shared lock
+//     (OwnerStatement, Lock::kShare) and writes only when it owns them;
+//   - every read checks ownership in the same statement as the data;
+//   - a move flips the source's row to "not owned, moved to T" under an
+//     exclusive lock (Lock::kUpdate), so it waits for writers that hold
+//     the row and every later writer sees the flip.
+// States are cluster::BucketOwner::State. SOCI errors are thrown.
+#pragma once
+
+#include <soci/soci.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/connection.h"
+#include "backend/dialect.h"
+#include "cluster/route_retry.h"
+
+namespace libshard::records {
+
+// CREATE TABLE IF NOT EXISTS ls_owner.
+void CreateOwnerTable(soci::session& sql, const backend::Dialect& d);
+
+// Inserts the rows that are missing (never changes an existing row):
+// bucket b owned when owned[b], otherwise not owned. Returns how many rows
+// were inserted. Run in a transaction by the caller.
+size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
+                     const std::vector<bool>& owned);
+
+// Reads one bucket's row, locked until the transaction ends.
+class OwnerStatement : public backend::Prepared {
+ public:
+  enum class Lock { kNone, kShare, kUpdate };
+  OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock);
+  // A missing row reads as not owned, no peer.
+  cluster::BucketOwner Run(uint32_t bucket);
+  static std::string Key(Lock lock) {
+    return "owner:" + std::to_string(static_cast<int>(lock));
+  }
+
+ private:
+  int bucket_ = 0;
+  int state_ = 0;
+  std::string peer_;
+  soci::statement st_;
+};
+
+// The cached OwnerStatement of a connection.
+cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d,
+                               uint32_t bucket, OwnerStatement::Lock lock);
+
+// Sets one bucket's row (the caller holds it with Lock::kUpdate).
+void SetOwner(soci::session& sql, uint32_t bucket, int state, const std::string& peer);
+
+// Buckets this shard owns now.
+std::vector<uint32_t> OwnedBuckets(soci::session& sql);
+
+}  // namespace libshard::records
