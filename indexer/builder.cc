@@ -112,7 +112,7 @@ Status BackfillChunk(cluster::Cluster& cluster, const std::shared_ptr<const Inde
           auto& scan = c.Cached<records::ScanStatement>(
               records::ScanStatement::Key(entity, chunk, /*lock=*/true), [&] {
                 return std::make_unique<records::ScanStatement>(c.sql(), pool.dialect(), entity,
-                                                                chunk, /*lock=*/true);
+                                                                chunk, cluster.cluster_id, /*lock=*/true);
               });
           std::vector<RawRecord> raw;
           raw.reserve(static_cast<size_t>(chunk));
@@ -424,7 +424,8 @@ Status IndexRecordsLocked(cluster::Cluster& cluster, const std::shared_ptr<const
             // A record whose bucket moved away meanwhile is skipped: its
             // copy here may be a leftover; the next repair finds it on its
             // new shard.
-            if (records::LockOwnedRow(c, pool.dialect(), entity, id, cluster.router.BucketOf(id),
+            if (records::LockOwnedRow(c, pool.dialect(), cluster.cluster_id, entity, id,
+                                      cluster.router.BucketOf(id),
                                       &rec, &owner) != records::GetStatement::Found::kYes) {
               continue;
             }

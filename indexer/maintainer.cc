@@ -44,7 +44,8 @@ Produces ProducesRow(cluster::Cluster& cluster, Connection& c, const backend::Di
                      const IndexDef& def, const std::string& id, const IndexRow& row,
                      cluster::BucketOwner* owner) {
   RawRecord rec;
-  switch (records::LockOwnedRow(c, d, def.entity, id, cluster.router.BucketOf(id), &rec, owner)) {
+  switch (records::LockOwnedRow(c, d, cluster.cluster_id, def.entity, id,
+                                cluster.router.BucketOf(id), &rec, owner)) {
     case records::GetStatement::Found::kNotOwned:
       return Produces::kNotOwned;
     case records::GetStatement::Found::kNo:
@@ -289,7 +290,8 @@ Status DeleteStaleRows(cluster::Cluster& cluster, std::string_view entity, size_
             RawRecord rec;
             cluster::BucketOwner owner;
             const uint32_t bucket = cluster.router.BucketOf(op.id);
-            auto found = records::LockOwnedRow(c, pool.dialect(), e, op.id, bucket, &rec, &owner);
+            auto found = records::LockOwnedRow(c, pool.dialect(), cluster.cluster_id, e, op.id,
+                                               bucket, &rec, &owner);
             if (found == records::GetStatement::Found::kNotOwned) {
               // The bucket moved: decide on its new owner (a leftover copy
               // here says nothing about the record's current rows).

@@ -105,7 +105,7 @@ class Checker {
           auto& scan = c.Cached<records::ScanStatement>(
               records::ScanStatement::Key(entity, chunk), [&] {
                 return std::make_unique<records::ScanStatement>(c.sql(), pool.dialect(), entity,
-                                                                chunk);
+                                                                chunk, cluster_.cluster_id);
               });
           raw.clear();
           n = scan.Run(after, &raw);

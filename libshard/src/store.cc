@@ -207,6 +207,7 @@ Result<std::unique_ptr<Store>> Store::Impl::Open(const ClusterConfig& config,
                                                         map->owner_of_bucket.end())) {
     if (Status s = CheckSqliteShardExists(impl->Pool(shard).db()); !s.ok()) return s;
   }
+  impl->cluster_id = map->cluster_id;
   if (Status s = impl->ApplyMap(*map); !s.ok()) return s;
   Impl* raw = impl.get();
   impl->reload_map = [raw] { return raw->ReloadMap(); };

@@ -34,7 +34,8 @@ Result<RawRecord> Store::GetRaw(std::string_view entity, std::string_view id) {
     cluster::BucketOwner owner;
     Status s = impl_->WithConnection(pool, "get", Impl::Retry::kReadOnly, [&](Connection& c) {
       auto& get = c.Cached<records::GetStatement>(records::GetStatement::Key(e), [&] {
-        return std::make_unique<records::GetStatement>(c.sql(), pool.dialect(), e);
+        return std::make_unique<records::GetStatement>(c.sql(), pool.dialect(), e,
+                                                       impl_->cluster_id);
       });
       found = get.Run(id, route.bucket, &rec, &owner);
       return Status::OK();
@@ -79,7 +80,8 @@ Status Store::Scan(std::string_view entity, const Predicate& where, const Visito
                                        [&](Connection& c) {
         auto& scan = c.Cached<records::ScanStatement>(
             records::ScanStatement::Key(e, chunk), [&] {
-              return std::make_unique<records::ScanStatement>(c.sql(), pool.dialect(), e, chunk);
+              return std::make_unique<records::ScanStatement>(c.sql(), pool.dialect(), e, chunk,
+                                                              impl_->cluster_id);
             });
         raw.clear();
         n = scan.Run(after, &raw);
@@ -121,7 +123,7 @@ Result<std::vector<EntityCount>> Store::Stats() {
       per_shard[shard].clear();
       for (const EntityConfig& e : impl_->config.entities) {
         per_shard[shard].push_back(
-            {impl_->ShardName(shard), e.name, records::CountRows(c.sql(), e.name)});
+            {impl_->ShardName(shard), e.name, records::CountRows(c.sql(), e.name, impl_->cluster_id)});
       }
       return Status::OK();
     });

@@ -104,7 +104,8 @@ class ShardWriter {
     buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
     for (uint32_t b : buckets) {
       cluster::BucketOwner owner =
-          records::ReadOwner(c, pool_.dialect(), b, records::OwnerStatement::Lock::kShare);
+          records::ReadOwner(c, pool_.dialect(), store_.cluster_id, b,
+                             records::OwnerStatement::Lock::kShare);
       if (!owner.owned()) {
         refused_ = Refusal{b, std::move(owner)};
         return Status::Unavailable("bucket " + std::to_string(b) + " is not owned by shard '" +

@@ -154,8 +154,9 @@ Backend ToBackend(Kind k) {
   return Backend::kSqlite;
 }
 
-void WriteYaml(const ClusterConfig& config, const std::vector<Db>& dbs,
-               const std::string& path, TestBackend backend) {
+void WriteYaml(const ClusterConfig& config,
+               const std::vector<std::pair<std::string, std::string>>& urls,
+               const std::string& path) {
   YAML::Emitter out;
   out << YAML::Comment("Written by tests/support/test_cluster.cc (MakeCluster)");
   out << YAML::BeginMap;
@@ -165,8 +166,8 @@ void WriteYaml(const ClusterConfig& config, const std::vector<Db>& dbs,
   out << YAML::EndMap;
   out << YAML::Key << "catalog" << YAML::Value << config.catalog;
   out << YAML::Key << "databases" << YAML::Value << YAML::BeginMap;
-  for (const Db& db : dbs) {
-    out << YAML::Key << db.name << YAML::Value << YAML::DoubleQuoted << Url(db, true, backend);
+  for (const auto& [name, url] : urls) {
+    out << YAML::Key << name << YAML::Value << YAML::DoubleQuoted << url;
   }
   out << YAML::EndMap;
   out << YAML::Key << "shards" << YAML::Value << YAML::Flow << config.shards;
@@ -261,8 +262,30 @@ std::string MakeTempDir(const std::string& prefix) {
   return dir;
 }
 
+// Creates a database on a test server with the command-line client (the
+// servers are throwaway, so the databases are never dropped).
+void CreateServerDatabase(Kind kind, const std::string& name, TestBackend backend) {
+  std::string cmd;
+  if (kind == Kind::kPostgres) {
+    cmd = "psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " + RequireEnv("LIBSHARD_PG_PORT", backend) +
+          " -U postgres -d postgres -c 'CREATE DATABASE " + name + "' >/dev/null";
+  } else {
+    cmd = "mariadb --no-defaults -h 127.0.0.1 -P " + RequireEnv("LIBSHARD_MYSQL_PORT", backend) +
+          " -u " + RequireEnv("LIBSHARD_MYSQL_USER", backend) + " -p" +
+          RequireEnv("LIBSHARD_MYSQL_PASSWORD", backend) + " -e 'CREATE DATABASE " + name +
+          " CHARACTER SET utf8mb4'";
+  }
+  if (std::system(cmd.c_str()) != 0) {
+    throw std::runtime_error("MakeCluster: could not create database " + name);
+  }
+}
+
 TestCluster MakeCluster(TestBackend backend, const ClusterSpec& spec) {
-  if (spec.shards < 1 || spec.shards > 10) {
+  if (spec.spare_shards < 0 || (spec.fresh_databases ? spec.shards + spec.spare_shards > 64
+                                                      : spec.shards + spec.spare_shards > 10)) {
+    throw std::runtime_error("MakeCluster: too many shards");
+  }
+  if (spec.shards < 1 || (!spec.fresh_databases && spec.shards > 10)) {
     throw std::runtime_error("MakeCluster: shards must be 1..10, got " +
                              std::to_string(spec.shards));
   }
@@ -273,9 +296,19 @@ TestCluster MakeCluster(TestBackend backend, const ClusterSpec& spec) {
   auto sqlite = [&](const std::string& name) {
     return Db{name, Kind::kSqlite, tc.dir + "/" + name + ".db"};
   };
+  static std::atomic<int> fresh_counter{0};
+  const std::string fresh_prefix =
+      "ls_f_" + RunTag() + "_" + std::to_string(::getpid()) + "_" + std::to_string(++fresh_counter);
   auto server = [&](const std::string& name, Kind kind, const std::string& database) {
-    return Db{name, kind, database};
+    if (!spec.fresh_databases) return Db{name, kind, database};
+    std::string fresh = fresh_prefix + "_" + name;
+    CreateServerDatabase(kind, fresh, backend);
+    return Db{name, kind, fresh};
   };
+  const int all_shards = spec.shards + spec.spare_shards;
+  if (spec.spare_shards > 0 && !spec.fresh_databases && backend != TestBackend::kSqlite) {
+    throw std::runtime_error("MakeCluster: spare_shards needs fresh_databases on servers");
+  }
 
   // Index databases: those the spec lists plus any an index refers to.
   std::vector<std::string> index_dbs = spec.index_databases;
@@ -299,14 +332,15 @@ TestCluster MakeCluster(TestBackend backend, const ClusterSpec& spec) {
   switch (backend) {
     case TestBackend::kSqlite:
       dbs.push_back(sqlite("catalog"));
-      for (int k = 0; k < spec.shards; ++k) dbs.push_back(sqlite("s" + std::to_string(k)));
+      for (int k = 0; k < all_shards; ++k) dbs.push_back(sqlite("s" + std::to_string(k)));
       for (const std::string& d : index_dbs) dbs.push_back(sqlite(d));
       break;
     case TestBackend::kPostgres:
     case TestBackend::kMariadb: {
       Kind kind = backend == TestBackend::kPostgres ? Kind::kPostgres : Kind::kMysql;
-      dbs.push_back(server("catalog", kind, ServerCatalogDatabase(spec.shards, backend)));
-      for (int k = 0; k < spec.shards; ++k) {
+      dbs.push_back(server("catalog", kind,
+                           spec.fresh_databases ? "" : ServerCatalogDatabase(spec.shards, backend)));
+      for (int k = 0; k < all_shards; ++k) {
         dbs.push_back(server("s" + std::to_string(k), kind, "ls_s" + std::to_string(k)));
       }
       for (const std::string& d : index_dbs) dbs.push_back(server(d, kind, "ls_" + d));
@@ -314,7 +348,7 @@ TestCluster MakeCluster(TestBackend backend, const ClusterSpec& spec) {
     }
     case TestBackend::kMixed:
       dbs.push_back(sqlite("catalog"));
-      for (int k = 0; k < spec.shards; ++k) {
+      for (int k = 0; k < all_shards; ++k) {
         std::string name = "s" + std::to_string(k);
         switch (k % 3) {
           case 0: dbs.push_back(sqlite(name)); break;
@@ -352,8 +386,16 @@ TestCluster MakeCluster(TestBackend backend, const ClusterSpec& spec) {
     throw std::runtime_error("MakeCluster: the generated config is invalid: " +
                              s.ToString());
   }
-  WriteYaml(cfg, dbs, tc.yaml_path, backend);
+  std::vector<std::pair<std::string, std::string>> urls;
+  for (const Db& db : dbs) urls.emplace_back(db.name, Url(db, true, backend));
+  WriteYaml(cfg, urls, tc.yaml_path);
   return tc;
+}
+
+void RewriteYaml(const TestCluster& tc) {
+  std::vector<std::pair<std::string, std::string>> urls;
+  for (const DatabaseConfig& db : tc.config.databases) urls.emplace_back(db.name, db.url);
+  WriteYaml(tc.config, urls, tc.yaml_path);
 }
 
 }  // namespace libshard::testing

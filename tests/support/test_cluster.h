@@ -34,6 +34,15 @@ struct ClusterSpec {
   int shards = 4;                     // 1..10
   std::vector<EntityConfig> entities; // names are made unique by MakeCluster
   std::vector<std::string> index_databases = {"idx0"};  // idx0, idx1
+  // Server databases created for this cluster alone (named after the run
+  // tag), instead of the shared ls_* ones: for tests that change the
+  // bucket map or what a shard holds (bucket moves). Also lifts the
+  // 2/4/10-shard limit on server backends.
+  bool fresh_databases = false;
+  // Extra record databases s<shards>… declared under `databases:` but not
+  // in `shards:` (a test adds them to the config later, as an operator
+  // would). Needs fresh_databases on server backends.
+  int spare_shards = 0;
 };
 
 struct TestCluster {
@@ -48,6 +57,11 @@ struct TestCluster {
 // Builds a cluster config for `backend` (SQLite files go into a fresh temp
 // directory) and writes it as YAML to `yaml_path`. Does not Init.
 TestCluster MakeCluster(TestBackend backend, const ClusterSpec& spec);
+
+// Writes tc.config (as edited by the test, e.g. a spare shard added to
+// `shards:`) to tc.yaml_path, the file a running Store reads again when it
+// meets a shard it does not know.
+void RewriteYaml(const TestCluster& tc);
 
 // A fresh temporary directory under $TMPDIR (removed at process exit only
 // when LIBSHARD_KEEP_TMP is unset).

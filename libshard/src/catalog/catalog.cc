@@ -235,7 +235,7 @@ Status PrepareOwnerRows(soci::session& sql, const Dialect& d, const State& state
   std::vector<bool> owned(state.owner_of_bucket.size());
   for (size_t b = 0; b < owned.size(); ++b) owned[b] = state.owner_of_bucket[b] == shard.name;
   soci::transaction tx(sql);
-  records::FillOwnerRows(sql, d, owned);
+  records::FillOwnerRows(sql, d, state.cluster_id, owned);
   tx.commit();
   return Status::OK();
 }
@@ -354,6 +354,7 @@ Result<NamedMap> LoadBucketMap(ConnectionPool& pool, const ClusterConfig& config
           std::to_string(kSchemaVersion) + ": run `shardctl init` (or Store::Init) to upgrade it");
     }
     NamedMap map;
+    map.cluster_id = meta["cluster_id"];
     map.epoch = std::stoull(meta.count("epoch") ? meta["epoch"] : "1");
     map.owner_of_bucket.resize(config.buckets);
     soci::rowset<soci::row> rows =

@@ -59,6 +59,7 @@ struct State {
 
 // The bucket map as the catalog stores it: shard names.
 struct NamedMap {
+  std::string cluster_id;
   std::vector<std::string> owner_of_bucket;
   uint64_t epoch = 0;
 };

@@ -58,6 +58,9 @@ class Cluster {
   std::shared_ptr<Env> env;
   std::map<std::string, std::unique_ptr<ConnectionPool>, std::less<>> pools;
   ShardList shards;  // by process-local shard index
+  // The catalog's cluster id (set at Open): keys this cluster's ownership
+  // rows on each shard (records/bucket_owner.h).
+  std::string cluster_id;
   LiveRouter router;
   util::ThreadPool workers;
   std::atomic<bool> all_shards_in_process{true};  // every record shard is SQLite

@@ -3,22 +3,25 @@
 namespace libshard::records {
 
 void CreateOwnerTable(soci::session& sql, const backend::Dialect& d) {
-  sql << "CREATE TABLE IF NOT EXISTS ls_owner (bucket INTEGER NOT NULL PRIMARY KEY, "
-         "state INTEGER NOT NULL, peer VARCHAR(64) NOT NULL)" +
+  sql << "CREATE TABLE IF NOT EXISTS ls_owner (cluster_id VARCHAR(64) NOT NULL, "
+         "bucket INTEGER NOT NULL, state INTEGER NOT NULL, peer VARCHAR(64) NOT NULL, "
+         "PRIMARY KEY (cluster_id, bucket))" +
              std::string(d.TableOptions());
 }
 
 size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
-                     const std::vector<bool>& owned) {
+                     const std::string& cluster_id, const std::vector<bool>& owned) {
   long long have = 0;
-  sql << "SELECT COUNT(*) FROM ls_owner", soci::into(have);
+  sql << "SELECT COUNT(*) FROM ls_owner WHERE cluster_id = :c", soci::into(have),
+      soci::use(cluster_id);
   if (static_cast<size_t>(have) == owned.size()) return 0;
   int bucket = 0, state = 0;
   std::string peer;
   soci::statement st = (sql.prepare << std::string(d.InsertIgnore()) +
-                                           " ls_owner (bucket, state, peer) VALUES "
-                                           "(:b, :s, :p)" + d.OnConflictIgnore(),
-                        soci::use(bucket), soci::use(state), soci::use(peer));
+                                           " ls_owner (cluster_id, bucket, state, peer) "
+                                           "VALUES (:c, :b, :s, :p)" + d.OnConflictIgnore(),
+                        soci::use(cluster_id), soci::use(bucket), soci::use(state),
+                        soci::use(peer));
   for (size_t b = 0; b < owned.size(); ++b) {
     bucket = static_cast<int>(b);
     state = owned[b] ? cluster::BucketOwner::kOwned : cluster::BucketOwner::kNotOwned;
@@ -27,14 +30,15 @@ size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
   return owned.size() - static_cast<size_t>(have);
 }
 
-OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock)
-    : st_(sql) {
+OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
+                               const std::string& cluster_id)
+    : cluster_id_(cluster_id), st_(sql) {
   const char* suffix = lock == Lock::kShare ? d.ForShare()
                        : lock == Lock::kUpdate ? d.ForUpdate()
                                                : "";
-  st_ = (sql.prepare << std::string("SELECT state, peer FROM ls_owner WHERE bucket = :b") +
-                            suffix,
-         soci::into(state_), soci::into(peer_), soci::use(bucket_));
+  st_ = (sql.prepare << std::string("SELECT state, peer FROM ls_owner WHERE cluster_id = :c "
+                                       "AND bucket = :b") + suffix,
+         soci::into(state_), soci::into(peer_), soci::use(cluster_id_), soci::use(bucket_));
 }
 
 cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
@@ -46,25 +50,28 @@ cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
 }
 
 cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d,
-                               uint32_t bucket, OwnerStatement::Lock lock) {
+                               const std::string& cluster_id, uint32_t bucket,
+                               OwnerStatement::Lock lock) {
   auto& st = c.Cached<OwnerStatement>(OwnerStatement::Key(lock), [&] {
-    return std::make_unique<OwnerStatement>(c.sql(), d, lock);
+    return std::make_unique<OwnerStatement>(c.sql(), d, lock, cluster_id);
   });
   return st.Run(bucket);
 }
 
-void SetOwner(soci::session& sql, uint32_t bucket, int state, const std::string& peer) {
+void SetOwner(soci::session& sql, const std::string& cluster_id, uint32_t bucket, int state,
+              const std::string& peer) {
   int b = static_cast<int>(bucket);
-  sql << "UPDATE ls_owner SET state = :s, peer = :p WHERE bucket = :b", soci::use(state),
-      soci::use(peer), soci::use(b);
+  sql << "UPDATE ls_owner SET state = :s, peer = :p WHERE cluster_id = :c AND bucket = :b",
+      soci::use(state), soci::use(peer), soci::use(cluster_id), soci::use(b);
 }
 
-std::vector<uint32_t> OwnedBuckets(soci::session& sql) {
+std::vector<uint32_t> OwnedBuckets(soci::session& sql, const std::string& cluster_id) {
   std::vector<uint32_t> out;
   int owned = cluster::BucketOwner::kOwned;
   soci::rowset<int> rows =
-      (sql.prepare << "SELECT bucket FROM ls_owner WHERE state = :s ORDER BY bucket",
-       soci::use(owned));
+      (sql.prepare << "SELECT bucket FROM ls_owner WHERE cluster_id = :c AND state = :s "
+                      "ORDER BY bucket",
+       soci::use(cluster_id), soci::use(owned));
   for (int b : rows) out.push_back(static_cast<uint32_t>(b));
   return out;
 }

@@ -1,5 +1,6 @@
-// The ownership rows on a record shard: ls_owner(bucket, state, peer), one
-// row per bucket of the cluster. The fence of a bucket move
+// The ownership rows on a record shard: ls_owner(cluster_id, bucket, state,
+// peer), one row per bucket of the cluster (keyed by cluster too: one
+// database may hold shards of several clusters, as the test servers do). The fence of a bucket move
 // (ARCHITECTURE.md, "Moving a bucket"):
 //   - every write transaction reads its buckets' rows with a shared lock
 //     (OwnerStatement, Lock::kShare) and writes only when it owns them;
@@ -29,13 +30,14 @@ void CreateOwnerTable(soci::session& sql, const backend::Dialect& d);
 // bucket b owned when owned[b], otherwise not owned. Returns how many rows
 // were inserted. Run in a transaction by the caller.
 size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
-                     const std::vector<bool>& owned);
+                     const std::string& cluster_id, const std::vector<bool>& owned);
 
 // Reads one bucket's row, locked until the transaction ends.
 class OwnerStatement : public backend::Prepared {
  public:
   enum class Lock { kNone, kShare, kUpdate };
-  OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock);
+  OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
+                 const std::string& cluster_id);
   // A missing row reads as not owned, no peer.
   cluster::BucketOwner Run(uint32_t bucket);
   static std::string Key(Lock lock) {
@@ -43,6 +45,7 @@ class OwnerStatement : public backend::Prepared {
   }
 
  private:
+  std::string cluster_id_;
   int bucket_ = 0;
   int state_ = 0;
   std::string peer_;
@@ -51,12 +54,14 @@ class OwnerStatement : public backend::Prepared {
 
 // The cached OwnerStatement of a connection.
 cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d,
-                               uint32_t bucket, OwnerStatement::Lock lock);
+                               const std::string& cluster_id, uint32_t bucket,
+                               OwnerStatement::Lock lock);
 
 // Sets one bucket's row (the caller holds it with Lock::kUpdate).
-void SetOwner(soci::session& sql, uint32_t bucket, int state, const std::string& peer);
+void SetOwner(soci::session& sql, const std::string& cluster_id, uint32_t bucket, int state,
+              const std::string& peer);
 
 // Buckets this shard owns now.
-std::vector<uint32_t> OwnedBuckets(soci::session& sql);
+std::vector<uint32_t> OwnedBuckets(soci::session& sql, const std::string& cluster_id);
 
 }  // namespace libshard::records

@@ -28,17 +28,18 @@ Result<Record> Decode(std::string_view entity, RawRecord&& raw) {
 
 namespace {
 
-MultiGetStatement& MultiGet(Connection& c, const backend::Dialect& d,
+MultiGetStatement& MultiGet(Connection& c, const backend::Dialect& d, const std::string& cluster_id,
                                      const std::string& entity, size_t size) {
   return c.Cached<MultiGetStatement>(
       MultiGetStatement::Key(entity, size),
-      [&] { return std::make_unique<MultiGetStatement>(c.sql(), d, entity, size); });
+      [&] { return std::make_unique<MultiGetStatement>(c.sql(), d, entity, size, cluster_id); });
 }
 
 // Reads `ids` from one shard in chunks of the prepared sizes. Rows of
 // buckets the shard does not own go to `check` (with the ids that were
 // not found) for a fenced point read.
-void ReadMany(Connection& c, const backend::Dialect& d, const std::string& entity,
+void ReadMany(Connection& c, const backend::Dialect& d, const std::string& cluster_id,
+              const std::string& entity,
               const std::vector<std::string_view>& ids, std::vector<RawRecord>* out,
               std::vector<std::string>* not_owned) {
   constexpr size_t kMax = MultiGetStatement::kSizes[std::size(MultiGetStatement::kSizes) - 1];
@@ -52,7 +53,7 @@ void ReadMany(Connection& c, const backend::Dialect& d, const std::string& entit
       }
     }
     std::vector<std::string_view> chunk(ids.begin() + start, ids.begin() + start + n);
-    MultiGet(c, d, entity, size).Run(chunk, out, not_owned);
+    MultiGet(c, d, cluster_id, entity, size).Run(chunk, out, not_owned);
   }
 }
 
@@ -90,7 +91,7 @@ Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
       raw.clear();
       refusals.clear();
       std::vector<std::string> check;
-      ReadMany(c, pool.dialect(), e, shard_ids, &raw, &check);
+      ReadMany(c, pool.dialect(), cluster.cluster_id, e, shard_ids, &raw, &check);
       // Ids neither found in an owned bucket: absent, or their bucket moved
       // away. Each is settled by a fenced point read (ownership and row in
       // one snapshot), so an id is never reported absent on the word of a
@@ -104,7 +105,7 @@ Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
       std::sort(check.begin(), check.end());
       check.erase(std::unique(check.begin(), check.end()), check.end());
       auto& get = c.Cached<GetStatement>(GetStatement::Key(e), [&] {
-        return std::make_unique<GetStatement>(c.sql(), pool.dialect(), e);
+        return std::make_unique<GetStatement>(c.sql(), pool.dialect(), e, cluster.cluster_id);
       });
       for (std::string& id : check) {
         RawRecord rec;

@@ -17,8 +17,9 @@ std::string SelectColumns(const backend::Dialect& d) {
   return d.BytesColumn("r.id") + ", r.version, r.updated, " + d.BytesColumn("r.body");
 }
 
-// Joins each record row to its bucket's ownership row on this shard.
-std::string OwnedJoin() { return " JOIN ls_owner o ON o.bucket = r.bucket"; }
+// Joins each record row to its bucket's ownership row on this shard
+// (binds the cluster id).
+std::string OwnedJoin() { return " JOIN ls_owner o ON o.cluster_id = :c AND o.bucket = r.bucket"; }
 
 }  // namespace
 
@@ -37,16 +38,16 @@ void CreateTable(soci::session& sql, const backend::Dialect& d, std::string_view
 }
 
 GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
-                           std::string_view entity)
-    : dialect_(d), st_(sql) {
+                           std::string_view entity, const std::string& cluster_id)
+    : dialect_(d), cluster_id_(cluster_id), st_(sql) {
   // From the ownership row (by primary key) to the record (by primary key).
   st_ = (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
                             d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
                             TableName(entity) + " r ON r.id = " + d.BytesParam("id") +
-                            " WHERE o.bucket = :b",
+                            " WHERE o.cluster_id = :c AND o.bucket = :b",
          soci::into(state_), soci::into(peer_), soci::into(version_, version_ind_),
          soci::into(updated_, updated_ind_), soci::into(body_, body_ind_), soci::use(id_),
-         soci::use(bucket_));
+         soci::use(cluster_id_), soci::use(bucket_));
 }
 
 GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawRecord* out,
@@ -106,9 +107,10 @@ bool LockRowStatement::Run(std::string_view id, RawRecord* out) {
 }
 
 GetStatement::Found LockOwnedRow(backend::Connection& c, const backend::Dialect& d,
-                                 const std::string& entity, std::string_view id,
-                                 uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner) {
-  *owner = ReadOwner(c, d, bucket, OwnerStatement::Lock::kShare);
+                                 const std::string& cluster_id, const std::string& entity,
+                                 std::string_view id, uint32_t bucket, RawRecord* out,
+                                 cluster::BucketOwner* owner) {
+  *owner = ReadOwner(c, d, cluster_id, bucket, OwnerStatement::Lock::kShare);
   if (!owner->owned()) return GetStatement::Found::kNotOwned;
   auto& lock = c.Cached<LockRowStatement>(LockRowStatement::Key(entity), [&] {
     return std::make_unique<LockRowStatement>(c.sql(), d, entity);
@@ -160,8 +162,9 @@ long long WriteStatements::Delete(std::string_view id) {
 }
 
 MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect& d,
-                                     std::string_view entity, size_t size)
-    : dialect_(d), ids_(size), st_(sql) {
+                                     std::string_view entity, size_t size,
+                                     const std::string& cluster_id)
+    : dialect_(d), ids_(size), cluster_id_(cluster_id), st_(sql) {
   std::string in;
   for (size_t i = 0; i < size; ++i) {
     if (i) in += ", ";
@@ -173,7 +176,7 @@ MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect&
       (sql.prepare << "SELECT " + SelectColumns(d) + ", o.state FROM " + TableName(entity) +
                           " r" + OwnedJoin() + " WHERE r.id IN (" + in + ")");
   prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
-      soci::into(state_);
+      soci::into(state_), soci::use(cluster_id_);
   for (std::string& id : ids_) prep, soci::use(id);
   st_ = prep;
 }
@@ -199,16 +202,20 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
 }
 
 ScanStatement::ScanStatement(soci::session& sql, const backend::Dialect& d,
-                             std::string_view entity, int limit, bool lock)
-    : dialect_(d), st_(sql) {
+                             std::string_view entity, int limit, const std::string& cluster_id,
+                             bool lock)
+    : dialect_(d), cluster_id_(cluster_id), st_(sql) {
   // The limit comes from Options (an int), never from user input.
   const std::string from = lock ? " r" : " r" + OwnedJoin() + " AND o.state = " +
                                              std::to_string(cluster::BucketOwner::kOwned);
-  st_ = (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) + from +
-                            " WHERE r.id > " + d.BytesParam("after") + " ORDER BY r.id LIMIT " +
-                            std::to_string(limit) + (lock ? d.ForUpdate() : ""),
-         soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
-         soci::use(after_));
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) + from +
+                          " WHERE r.id > " + d.BytesParam("after") + " ORDER BY r.id LIMIT " +
+                          std::to_string(limit) + (lock ? d.ForUpdate() : ""));
+  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_);
+  if (!lock) prep, soci::use(cluster_id_);  // the join's placeholder comes first
+  prep, soci::use(after_);
+  st_ = prep;
 }
 
 size_t ScanStatement::Run(std::string_view after, std::vector<RawRecord>* out) {
@@ -227,11 +234,11 @@ size_t ScanStatement::Run(std::string_view after, std::vector<RawRecord>* out) {
   return n;
 }
 
-uint64_t CountRows(soci::session& sql, std::string_view entity) {
+uint64_t CountRows(soci::session& sql, std::string_view entity, const std::string& cluster_id) {
   long long n = 0;
   sql << "SELECT COUNT(*) FROM " + TableName(entity) + " r" + OwnedJoin() +
              " AND o.state = " + std::to_string(cluster::BucketOwner::kOwned),
-      soci::into(n);
+      soci::use(cluster_id), soci::into(n);
   return static_cast<uint64_t>(n);
 }
 

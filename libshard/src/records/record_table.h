@@ -34,7 +34,8 @@ void CreateTable(soci::session& sql, const backend::Dialect& d,
 // never taken at its word, whether it still has a leftover copy or not.
 class GetStatement : public backend::Prepared {
  public:
-  GetStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity);
+  GetStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity,
+               const std::string& cluster_id);
   enum class Found { kYes, kNo, kNotOwned };
   // kYes fills `out` (id untouched); kNotOwned fills `owner`.
   Found Run(std::string_view id, uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner);
@@ -42,7 +43,7 @@ class GetStatement : public backend::Prepared {
 
  private:
   const backend::Dialect& dialect_;
-  std::string id_;
+  std::string id_, cluster_id_;
   int bucket_ = 0, state_ = 0;
   std::string peer_;
   long long version_ = 0, updated_ = 0;
@@ -91,7 +92,8 @@ class LockRowStatement : public backend::Prepared {
 // when absent, kNotOwned (and `owner`) when this shard does not own the
 // bucket any more — its copy, if any, is a leftover of a move.
 GetStatement::Found LockOwnedRow(backend::Connection& c, const backend::Dialect& d,
-                                 const std::string& entity, std::string_view id,
+                                 const std::string& cluster_id, const std::string& entity,
+                                 std::string_view id,
                                  uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner);
 
 // INSERT (version 1) or UPDATE (new version) of a whole row.
@@ -122,7 +124,7 @@ class MultiGetStatement : public backend::Prepared {
  public:
   static constexpr size_t kSizes[] = {1, 4, 8, 16, 32, 64, 128, 256};
   MultiGetStatement(soci::session& sql, const backend::Dialect& d,
-                    std::string_view entity, size_t size);
+                    std::string_view entity, size_t size, const std::string& cluster_id);
   // Appends the found rows of owned buckets (in no particular order) to
   // `out`, and the ids of rows in buckets this shard does not own to
   // `not_owned`. ids.size() must be ≤ size().
@@ -136,7 +138,7 @@ class MultiGetStatement : public backend::Prepared {
  private:
   const backend::Dialect& dialect_;
   std::vector<std::string> ids_;
-  std::string id_out_, body_;
+  std::string id_out_, body_, cluster_id_;
   long long version_ = 0, updated_ = 0;
   int state_ = 0;
   soci::statement st_;
@@ -149,8 +151,9 @@ class MultiGetStatement : public backend::Prepared {
 // locked until the caller's transaction ends.
 class ScanStatement : public backend::Prepared {
  public:
-  ScanStatement(soci::session& sql, const backend::Dialect& d,
-                std::string_view entity, int limit, bool lock = false);
+  // `cluster_id` selects the ownership rows (unused with `lock`).
+  ScanStatement(soci::session& sql, const backend::Dialect& d, std::string_view entity,
+                int limit, const std::string& cluster_id, bool lock = false);
   // Appends up to `limit` rows; returns how many.
   size_t Run(std::string_view after, std::vector<RawRecord>* out);
   static std::string Key(std::string_view entity, int limit, bool lock = false) {
@@ -160,12 +163,12 @@ class ScanStatement : public backend::Prepared {
 
  private:
   const backend::Dialect& dialect_;
-  std::string after_, id_out_, body_;
+  std::string after_, id_out_, body_, cluster_id_;
   long long version_ = 0, updated_ = 0;
   soci::statement st_;
 };
 
 // Number of rows of the entity in the buckets this shard owns.
-uint64_t CountRows(soci::session& sql, std::string_view entity);
+uint64_t CountRows(soci::session& sql, std::string_view entity, const std::string& cluster_id);
 
 }  // namespace libshard::records

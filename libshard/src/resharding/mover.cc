@@ -133,13 +133,13 @@ Status Mover::Run(const Pair& p) {
   BucketOwner so, to;
   Status s = cluster_.WithConnection(*cluster_.shards[p.source], "read bucket owner",
                                      Retry::kReadOnly, [&](Connection& c) {
-    so = records::ReadOwner(c, cluster_.shards[p.source]->dialect(), p.bucket, Lock::kNone);
+    so = records::ReadOwner(c, cluster_.shards[p.source]->dialect(), cluster_.cluster_id, p.bucket, Lock::kNone);
     return Status::OK();
   });
   if (!s.ok()) return s;
   s = cluster_.WithConnection(*cluster_.shards[p.target], "read bucket owner", Retry::kReadOnly,
                               [&](Connection& c) {
-    to = records::ReadOwner(c, cluster_.shards[p.target]->dialect(), p.bucket, Lock::kNone);
+    to = records::ReadOwner(c, cluster_.shards[p.target]->dialect(), cluster_.cluster_id, p.bucket, Lock::kNone);
     return Status::OK();
   });
   if (!s.ok()) return s;
@@ -220,13 +220,13 @@ Status Mover::MarkIncoming(const Pair& p) {
   cluster::ConnectionPool& tgt = *cluster_.shards[p.target];
   return cluster_.WithConnection(tgt, "mark bucket incoming", Retry::kWrite, [&](Connection& c) {
     return backend::InWriteTransaction(c, tgt.dialect(), [&]() -> Status {
-      BucketOwner o = records::ReadOwner(c, tgt.dialect(), p.bucket, Lock::kUpdate);
+      BucketOwner o = records::ReadOwner(c, tgt.dialect(), cluster_.cluster_id, p.bucket, Lock::kUpdate);
       if (o.state == BucketOwner::kIncoming) return Status::OK();
       if (o.owned()) {
         return Status::Corruption("bucket " + std::to_string(p.bucket) + " is already owned by " +
                                   Quote(p.target_name));
       }
-      records::SetOwner(c.sql(), p.bucket, BucketOwner::kIncoming, p.source_name);
+      records::SetOwner(c.sql(), cluster_.cluster_id, p.bucket, BucketOwner::kIncoming, p.source_name);
       return Status::OK();
     });
   });
@@ -290,7 +290,7 @@ Status Mover::ReconcileEntity(const Pair& p, const std::string& entity,
                           const std::vector<std::string>& deletes) {
     return cluster_.WithConnection(tgt, "copy bucket rows", Retry::kWrite, [&](Connection& c) {
       return backend::InWriteTransaction(c, tgt.dialect(), [&]() -> Status {
-        BucketOwner o = records::ReadOwner(c, tgt.dialect(), p.bucket, Lock::kUpdate);
+        BucketOwner o = records::ReadOwner(c, tgt.dialect(), cluster_.cluster_id, p.bucket, Lock::kUpdate);
         if (o.state != BucketOwner::kIncoming) {
           return Status::Unavailable("bucket " + std::to_string(p.bucket) + " on " +
                                      Quote(p.target_name) +
@@ -367,7 +367,7 @@ Status Mover::Switch(const Pair& p) {
     return backend::InWriteTransaction(c, src.dialect(), [&]() -> Status {
       // Exclusive: waits for the bucket's writers in flight (they hold it
       // shared until COMMIT); later ones wait here and then see the flip.
-      BucketOwner o = records::ReadOwner(c, src.dialect(), p.bucket, Lock::kUpdate);
+      BucketOwner o = records::ReadOwner(c, src.dialect(), cluster_.cluster_id, p.bucket, Lock::kUpdate);
       if (!o.owned()) {
         if (o.peer == p.target_name) return Status::OK();  // another mover did it
         return Status::Corruption("bucket " + std::to_string(p.bucket) + " left " +
@@ -376,7 +376,7 @@ Status Mover::Switch(const Pair& p) {
       }
       uint64_t changes = 0;
       if (Status r = Reconcile(p, &c, &changes); !r.ok()) return r;
-      records::SetOwner(c.sql(), p.bucket, BucketOwner::kNotOwned, p.target_name);
+      records::SetOwner(c.sql(), cluster_.cluster_id, p.bucket, BucketOwner::kNotOwned, p.target_name);
       return Status::OK();
     });
   });
@@ -386,13 +386,13 @@ Status Mover::CommitTarget(const Pair& p) {
   cluster::ConnectionPool& tgt = *cluster_.shards[p.target];
   return cluster_.WithConnection(tgt, "take over bucket", Retry::kWrite, [&](Connection& c) {
     return backend::InWriteTransaction(c, tgt.dialect(), [&]() -> Status {
-      BucketOwner o = records::ReadOwner(c, tgt.dialect(), p.bucket, Lock::kUpdate);
+      BucketOwner o = records::ReadOwner(c, tgt.dialect(), cluster_.cluster_id, p.bucket, Lock::kUpdate);
       if (o.owned()) return Status::OK();
       if (o.state != BucketOwner::kIncoming) {
         return Status::Corruption("bucket " + std::to_string(p.bucket) + " was handed to " +
                                   Quote(p.target_name) + " but that shard is not receiving it");
       }
-      records::SetOwner(c.sql(), p.bucket, BucketOwner::kOwned, "");
+      records::SetOwner(c.sql(), cluster_.cluster_id, p.bucket, BucketOwner::kOwned, "");
       return Status::OK();
     });
   });
@@ -415,7 +415,7 @@ Status Mover::Cleanup(const Pair& p) {
       Status s = cluster_.WithConnection(src, "clean up moved bucket", Retry::kWrite,
                                          [&](Connection& c) {
         return backend::InWriteTransaction(c, src.dialect(), [&]() -> Status {
-          BucketOwner o = records::ReadOwner(c, src.dialect(), p.bucket, Lock::kUpdate);
+          BucketOwner o = records::ReadOwner(c, src.dialect(), cluster_.cluster_id, p.bucket, Lock::kUpdate);
           if (o.owned()) {
             return Status::Corruption("refusing to delete bucket " + std::to_string(p.bucket) +
                                       " from " + Quote(p.source_name) + ", which owns it");
