@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "backend/errors.h"
 #include "cluster/route_retry.h"
 #include "indexer/maintainer.h"
 #include "records/bucket_owner.h"
@@ -103,9 +104,17 @@ class ShardWriter {
     std::sort(buckets.begin(), buckets.end());  // one lock order for all writers
     buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
     for (uint32_t b : buckets) {
-      cluster::BucketOwner owner =
-          records::ReadOwner(c, pool_.dialect(), store_.cluster_id, b,
-                             records::OwnerStatement::Lock::kShare);
+      cluster::BucketOwner owner;
+      try {
+        // NOWAIT: a move holding the row exclusively is switching the
+        // bucket; RouteRetry polls (a few ms) within Options::move_wait_ms
+        // instead of this write queueing up to the statement timeout.
+        owner = records::ReadOwner(c, pool_.dialect(), store_.cluster_id, b,
+                                   records::OwnerStatement::Lock::kShareNowait);
+      } catch (const soci::soci_error& e) {
+        if (backend::Classify(e) != backend::ErrorKind::kLockTimeout) throw;
+        owner.state = cluster::BucketOwner::kSwitching;
+      }
       if (!owner.owned()) {
         refused_ = Refusal{b, std::move(owner)};
         return Status::Unavailable("bucket " + std::to_string(b) + " is not owned by shard '" +
@@ -202,16 +211,19 @@ class ShardWriter {
 };
 
 // Runs `writes` (all of one record) on the shard its bucket routes to,
-// following the bucket when it moved (cluster/route_retry.h).
+// following the bucket when it moved (cluster/route_retry.h). Each attempt
+// takes the current view of the index states: an attempt after waiting out
+// a switch must not commit with a view older than the lease.
 Status RunRouted(Store::Impl& impl, std::string_view entity, std::string_view id,
-                 std::vector<PendingWrite>& writes,
-                 const std::shared_ptr<const indexer::IndexView>& view) {
+                 std::vector<PendingWrite>& writes) {
   cluster::RouteRetry retry(impl, DescribeRecord(entity, id));
   for (;;) {
+    Result<std::shared_ptr<const indexer::IndexView>> view = impl.indexes->Current();
+    if (!view.ok()) return view.status();
     router::Route route = impl.router.RouteId(id);
     for (PendingWrite& w : writes) w.bucket = route.bucket;
-    ShardWriter writer(impl, route.shard, entity, view->For(entity));
-    Status s = writer.Run(writes, view.get());
+    ShardWriter writer(impl, route.shard, entity, (*view)->For(entity));
+    Status s = writer.Run(writes, view->get());
     if (!writer.refused()) return s;
     if (Status r = retry.Refused(route.bucket, route.shard, writer.refused()->owner); !r.ok()) {
       return r;
@@ -263,11 +275,9 @@ Result<uint64_t> Store::Impl::PutEncoded(std::string_view entity, std::string_vi
                                          const WriteOptions& options) {
   if (Status s = CheckEntity(entity); !s.ok()) return s;
   if (Status s = CheckId(entity, id); !s.ok()) return s;
-  Result<std::shared_ptr<const indexer::IndexView>> view = indexes->Current();
-  if (!view.ok()) return view.status();
   uint64_t version = 0;
   std::vector<PendingWrite> writes{{id, 0, &doc, body, &options, &version, nullptr}};
-  if (Status s = RunRouted(*this, entity, id, writes, *view); !s.ok()) return s;
+  if (Status s = RunRouted(*this, entity, id, writes); !s.ok()) return s;
   return version;
 }
 
@@ -279,12 +289,9 @@ Result<std::vector<uint64_t>> Store::PutMany(std::string_view entity,
     if (Status s = CheckId(entity, item.id); !s.ok()) return s;
     if (Status s = CheckDocument(entity, item.id, item.doc); !s.ok()) return s;
   }
-  Result<std::shared_ptr<const indexer::IndexView>> view = impl.indexes->Current();
-  if (!view.ok()) return view.status();
   std::vector<std::string> bodies(items.size());
   std::vector<uint64_t> versions(items.size(), 0);
   for (size_t i = 0; i < items.size(); ++i) bodies[i] = items[i].doc.ToMsgpack();
-  const auto& indexes = (*view)->For(entity);
   // Items still to write. A shard batch refused because a bucket moved
   // wrote nothing; its items are routed again (and only those: the other
   // shards' batches committed).
@@ -292,6 +299,10 @@ Result<std::vector<uint64_t>> Store::PutMany(std::string_view entity,
   for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
   cluster::RouteRetry retry(impl, std::string(entity) + " put_many");
   while (!todo.empty()) {
+    // A fresh view per round (see RunRouted).
+    Result<std::shared_ptr<const indexer::IndexView>> view = impl.indexes->Current();
+    if (!view.ok()) return view.status();
+    const auto& indexes = (*view)->For(entity);
     std::vector<router::Route> routes;
     for (size_t i : todo) routes.push_back(impl.router.RouteId(items[i].id));
     // After routing: every index in `routes` is already in `shards`.
@@ -333,11 +344,9 @@ Result<bool> Store::Delete(std::string_view entity, std::string_view id,
   Impl& impl = *impl_;
   if (Status s = impl.CheckEntity(entity); !s.ok()) return s;
   if (Status s = CheckId(entity, id); !s.ok()) return s;
-  Result<std::shared_ptr<const indexer::IndexView>> view = impl.indexes->Current();
-  if (!view.ok()) return view.status();
   bool deleted = false;
   std::vector<PendingWrite> writes{{id, 0, nullptr, {}, &options, nullptr, &deleted}};
-  if (Status s = RunRouted(impl, entity, id, writes, *view); !s.ok()) return s;
+  if (Status s = RunRouted(impl, entity, id, writes); !s.ok()) return s;
   return deleted;
 }
 

@@ -43,6 +43,9 @@ class Dialect {
   // Suffix taking a shared lock on selected rows until commit (writers of
   // a bucket share its ownership row; a move takes it exclusively).
   const char* ForShare() const;
+  // Appended to a locking suffix: fail at once instead of waiting for the
+  // lock (PostgreSQL 55P03, MariaDB 1205: both classify as kLockTimeout).
+  const char* NoWait() const { return backend_ == Backend::kSqlite ? "" : " NOWAIT"; }
   // "<InsertIgnore()> t (…) VALUES (…)<OnConflictIgnore()>": an insert
   // that leaves an existing row with the same key alone.
   const char* InsertIgnore() const;

@@ -19,7 +19,8 @@ ErrorKind ClassifyMysql(const soci::mysql_soci_error& e) {
     case 1062: case 1586: case 1169:  // ER_DUP_ENTRY, …WITH_KEY_NAME, DUP_UNIQUE
       return ErrorKind::kUniqueViolation;
     case 1213: return ErrorKind::kRetryable;    // ER_LOCK_DEADLOCK
-    case 1205: return ErrorKind::kLockTimeout;  // ER_LOCK_WAIT_TIMEOUT
+    case 1205: return ErrorKind::kLockTimeout;  // ER_LOCK_WAIT_TIMEOUT (also NOWAIT)
+    case 3572: return ErrorKind::kLockTimeout;  // ER_LOCK_NOWAIT (MySQL 8)
     case 1153: case 1301: case 1406:            // packet too large, result too large, data too long
       return ErrorKind::kTooLarge;
     case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:

@@ -18,7 +18,8 @@ Status RouteRetry::Refused(uint32_t bucket, size_t shard, const BucketOwner& own
   if (waited.count() >= cluster_.options.move_wait_ms || hops_ > 10000) {
     std::string state = owner.state == BucketOwner::kIncoming
                             ? "is receiving it from '" + owner.peer + "'"
-                        : owner.peer.empty() ? "does not own it"
+                        : owner.state == BucketOwner::kSwitching ? "is handing it over"
+                        : owner.peer.empty()                     ? "does not own it"
                                              : "moved it to '" + owner.peer + "'";
     return Status::Unavailable(what_ + ": bucket " + std::to_string(bucket) +
                                " is being moved between shards (" + where + " " + state +
@@ -37,7 +38,7 @@ Status RouteRetry::Refused(uint32_t bucket, size_t shard, const BucketOwner& own
     } else {
       cluster_.router.Set(bucket, static_cast<uint16_t>(*next));
     }
-  } else if (owner.state == BucketOwner::kIncoming) {
+  } else if (owner.state == BucketOwner::kIncoming || owner.state == BucketOwner::kSwitching) {
     wait = true;  // the switch is in progress: the new owner says so shortly
   } else {
     // Never owned here, or no row: this process's map is older than the

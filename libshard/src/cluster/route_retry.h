@@ -23,7 +23,12 @@ class Cluster;
 
 // A shard's ownership row for one bucket.
 struct BucketOwner {
-  enum State : int { kNotOwned = 0, kOwned = 1, kIncoming = 2 };
+  enum State : int {
+    kNotOwned = 0,
+    kOwned = 1,
+    kIncoming = 2,
+    kSwitching = 3,  // never stored: a move holds the row (the switch)
+  };
   int state = kNotOwned;
   std::string peer;  // kNotOwned: where it moved ("" if never here);
                      // kIncoming: the shard it is coming from

@@ -33,11 +33,12 @@ size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
 OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
                                const std::string& cluster_id)
     : cluster_id_(cluster_id), st_(sql) {
-  const char* suffix = lock == Lock::kShare ? d.ForShare()
+  std::string suffix = lock == Lock::kShare    ? d.ForShare()
                        : lock == Lock::kUpdate ? d.ForUpdate()
                                                : "";
-  st_ = (sql.prepare << std::string("SELECT state, peer FROM ls_owner WHERE cluster_id = :c "
-                                       "AND bucket = :b") + suffix,
+  if (lock == Lock::kShareNowait) suffix = std::string(d.ForShare()) + d.NoWait();
+  st_ = (sql.prepare << "SELECT state, peer FROM ls_owner WHERE cluster_id = :c "
+                         "AND bucket = :b" + suffix,
          soci::into(state_), soci::into(peer_), soci::use(cluster_id_), soci::use(bucket_));
 }
 

@@ -35,7 +35,9 @@ size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
 // Reads one bucket's row, locked until the transaction ends.
 class OwnerStatement : public backend::Prepared {
  public:
-  enum class Lock { kNone, kShare, kUpdate };
+  // kShareNowait: fails at once (a lock-timeout error) instead of queueing
+  // behind a move's exclusive lock; SQLite has no row locks (as kShare).
+  enum class Lock { kNone, kShare, kShareNowait, kUpdate };
   OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
                  const std::string& cluster_id);
   // A missing row reads as not owned, no peer.

@@ -171,11 +171,13 @@ Status Mover::Run(const Pair& p) {
   }
   // The source handed the bucket over: the rest is idempotent.
   if (Status c = CommitTarget(p); !c.ok()) return c;
-  s = Catalog("switch bucket map", Retry::kWrite, [&](soci::session& sql) {
+  cluster::ConnectionPool& catalog = cluster_.Pool(cluster_.config.catalog);
+  s = cluster_.WithConnection(catalog, "switch bucket map", Retry::kWrite, [&](Connection& c) {
     // One transaction: the map row, the epoch and the move's state.
-    soci::transaction tx(sql);
-    SwitchCatalog(sql, p.bucket, p.target_name, cluster_.NowMicros());
-    tx.commit();
+    return backend::InWriteTransaction(c, catalog.dialect(), [&] {
+      SwitchCatalog(c.sql(), p.bucket, p.target_name, cluster_.NowMicros());
+      return Status::OK();
+    });
   });
   if (!s.ok()) return s;
   cluster_.router.Set(p.bucket, static_cast<uint16_t>(p.target));
