@@ -32,5 +32,7 @@ void AddPlacementCommands(CLI::App& app, CommandList& commands);
 void AddQueryCommand(CLI::App& app, CommandList& commands);
 // index_commands.cc: index status|build|verify|repair|drop
 void AddIndexCommands(CLI::App& app, CommandList& commands);
+// rebalance_commands.cc: rebalance, rebalance status, move
+void AddRebalanceCommands(CLI::App& app, CommandList& commands);
 
 }  // namespace shardctl

@@ -26,7 +26,7 @@ namespace {
 
 constexpr const char* kDescription =
     "shardctl - operate a libshard cluster: records, bulk import/export, "
-    "placement and stats.\n"
+    "placement, stats and online resharding.\n"
     "Results go to stdout, one JSON value per line; an error is one line\n"
     "\"shardctl: error: ...\" on stderr.";
 
@@ -113,6 +113,7 @@ int Run(int argc, char** argv) {
   add("Indexes", AddQueryCommand);
   add("Indexes", AddIndexCommands);
   add("Cluster", AddPlacementCommands);
+  add("Cluster", AddRebalanceCommands);
 
   try {
     app.parse(argc, argv);
