@@ -118,70 +118,79 @@ Result<std::vector<ShardShare>> Store::BucketShares() {
 
 Result<RebalanceReport> Store::Rebalance(const RebalanceOptions& options) {
   RebalanceReport report;
+  std::mutex mu;  // guards the queue, the report and the progress calls
+  size_t finished = 0;
+  // Runs `moves` on `parallel` threads; adds them to the report.
+  auto run = [&](const std::vector<BucketMove>& moves) {
+    report.plan.insert(report.plan.end(), moves.begin(), moves.end());
+    std::deque<BucketMove> queue(moves.begin(), moves.end());
+    const size_t total = report.plan.size();
+    auto worker = [&] {
+      for (;;) {
+        BucketMove m;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (queue.empty()) return;
+          m = queue.front();
+          queue.pop_front();
+        }
+        MoveOptions mo;
+        mo.chunk = options.chunk;
+        if (options.progress) {
+          mo.progress = [&](const MoveProgress& p) {
+            std::lock_guard<std::mutex> lock(mu);
+            MoveProgress q = p;
+            q.moves_done = finished;
+            q.moves_total = total;
+            options.progress(q);
+          };
+        }
+        resharding::Mover mover(*impl_, mo);
+        Status s = mover.Move(m.bucket, m.to);
+        std::lock_guard<std::mutex> lock(mu);
+        ++finished;
+        report.records_copied += mover.copied();
+        if (s.ok()) {
+          ++report.moved;
+        } else {
+          MoveState f;
+          f.bucket = m.bucket;
+          f.from = m.from;
+          f.to = m.to;
+          f.state = "failed";
+          f.error = s.ToString();
+          f.updated_us = impl_->NowMicros();
+          report.failed.push_back(std::move(f));
+        }
+      }
+    };
+    const int parallel = std::max(1, std::min<int>(options.parallel, 16));
+    std::vector<std::thread> threads;
+    for (int i = 1; i < parallel && static_cast<size_t>(i) < moves.size(); ++i) {
+      threads.emplace_back(worker);
+    }
+    worker();
+    for (std::thread& t : threads) t.join();
+  };
+
   // First the moves recorded earlier (interrupted, or failed): they hold
-  // their buckets, and a new plan must start from a settled map.
+  // their buckets, and the plan must start from a settled map.
   Result<std::vector<MoveState>> pending = MoveStates();
   if (!pending.ok()) return pending.status();
-  for (const MoveState& m : *pending) report.plan.push_back({m.bucket, m.from, m.to});
-  std::vector<BucketMove> resumed = report.plan;
+  std::vector<BucketMove> resumed;
+  for (const MoveState& m : *pending) resumed.push_back({m.bucket, m.from, m.to});
+  run(resumed);
   Result<std::vector<BucketMove>> plan = PlanRebalance(options);
   if (!plan.ok()) return plan.status();
-  // Buckets with a recorded move are not planned again (the plan read the
-  // catalog map, which still names their source).
+  // A bucket whose recorded move failed again is not planned anew (its
+  // move row holds it; the next rebalance resumes it).
+  std::vector<BucketMove> fresh;
   for (const BucketMove& m : *plan) {
-    bool recorded = std::any_of(resumed.begin(), resumed.end(),
-                                [&](const BucketMove& r) { return r.bucket == m.bucket; });
-    if (!recorded) report.plan.push_back(m);
+    bool held = std::any_of(report.failed.begin(), report.failed.end(),
+                            [&](const MoveState& f) { return f.bucket == m.bucket; });
+    if (!held) fresh.push_back(m);
   }
-
-  std::mutex mu;  // guards the queue, the report and the progress calls
-  std::deque<BucketMove> queue(report.plan.begin(), report.plan.end());
-  const size_t total = report.plan.size();
-  size_t finished = 0;
-  auto worker = [&] {
-    for (;;) {
-      BucketMove m;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (queue.empty()) return;
-        m = queue.front();
-        queue.pop_front();
-      }
-      MoveOptions mo;
-      mo.chunk = options.chunk;
-      if (options.progress) {
-        mo.progress = [&](const MoveProgress& p) {
-          std::lock_guard<std::mutex> lock(mu);
-          MoveProgress q = p;
-          q.moves_done = finished;
-          q.moves_total = total;
-          options.progress(q);
-        };
-      }
-      resharding::Mover mover(*impl_, mo);
-      Status s = mover.Move(m.bucket, m.to);
-      std::lock_guard<std::mutex> lock(mu);
-      ++finished;
-      report.records_copied += mover.copied();
-      if (s.ok()) {
-        ++report.moved;
-      } else {
-        MoveState f;
-        f.bucket = m.bucket;
-        f.from = m.from;
-        f.to = m.to;
-        f.state = "failed";
-        f.error = s.ToString();
-        f.updated_us = impl_->NowMicros();
-        report.failed.push_back(std::move(f));
-      }
-    }
-  };
-  const int parallel = std::max(1, std::min<int>(options.parallel, 16));
-  std::vector<std::thread> threads;
-  for (int i = 1; i < parallel && static_cast<size_t>(i) < total; ++i) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
+  run(fresh);
   std::sort(report.failed.begin(), report.failed.end(),
             [](const MoveState& a, const MoveState& b) { return a.bucket < b.bucket; });
   return report;
