@@ -3,7 +3,8 @@
 // Every write is one transaction on the record's shard: lock the current
 // row (SELECT … FOR UPDATE; SQLite's BEGIN IMMEDIATE), check the expected
 // version, then INSERT version 1 or UPDATE to version+1. A write returns
-// only after COMMIT, so an acknowledged write is durable on its shard.
+// only after COMMIT; what the COMMIT survives (a process crash, or power
+// loss) is Options::durability / WriteOptions::durability (options.h).
 //
 // When the entity has maintained indexes, the transaction also reads the
 // old body, inserts the index rows the new document adds before COMMIT, and
@@ -61,10 +62,15 @@ class ShardWriter {
   // When the shard does not own a bucket of the batch (it moved), nothing
   // is written and refused() says which bucket and where it went.
   Status Run(const std::vector<PendingWrite>& writes, const indexer::IndexView* view) {
+    const bool power_safe = RaisesDurability(writes);
     Status s = store_.WithConnection(pool_, "write", Store::Impl::Retry::kWrite, [&](Connection& c) {
       stale_.clear();
       refused_.reset();
+      SyncFullForThisWrite sync_full(c, power_safe && IsSqlite());
       return backend::InWriteTransaction(c, pool_.dialect(), [&] {
+        if (power_safe && pool_.dialect().backend() == Backend::kPostgres) {
+          c.sql() << "SET LOCAL synchronous_commit TO on";
+        }
         if (Status f = Fence(c, writes); !f.ok()) return f;
         if (Status a = Apply(c, writes); !a.ok()) return a;
         // The lease (indexer/index_registry.h): never commit with a view of
@@ -91,6 +97,40 @@ class ShardWriter {
   const std::optional<Refusal>& refused() const { return refused_; }
 
  private:
+  bool IsSqlite() const { return pool_.dialect().backend() == Backend::kSqlite; }
+
+  // True when an item asks for more durability than the Store's default
+  // (WriteOptions::durability): a batch is as durable as its most durable
+  // item.
+  bool RaisesDurability(const std::vector<PendingWrite>& writes) const {
+    if (store_.options.durability == Durability::kPowerLoss) return false;  // already
+    return std::any_of(writes.begin(), writes.end(), [](const PendingWrite& w) {
+      return w.options->durability == Durability::kPowerLoss;
+    });
+  }
+
+  // SQLite's synchronous setting is per connection and cannot change
+  // inside a transaction: FULL for one power-safe write, then back.
+  class SyncFullForThisWrite {
+   public:
+    SyncFullForThisWrite(Connection& c, bool on) : c_(on ? &c : nullptr) {
+      if (c_ != nullptr) c_->sql() << "PRAGMA synchronous=FULL";
+    }
+    ~SyncFullForThisWrite() {
+      if (c_ == nullptr) return;
+      try {
+        c_->sql() << "PRAGMA synchronous=NORMAL";
+      } catch (const soci::soci_error&) {
+        c_->MarkBroken();  // never hand out a connection in an unknown mode
+      }
+    }
+    SyncFullForThisWrite(const SyncFullForThisWrite&) = delete;
+    SyncFullForThisWrite& operator=(const SyncFullForThisWrite&) = delete;
+
+   private:
+    Connection* c_;
+  };
+
   // The fence of bucket moves (records/bucket_owner.h): each bucket's
   // ownership row is read with a shared lock that lasts until COMMIT, so a
   // move cannot flip it under this transaction, and a flip that committed

@@ -6,6 +6,24 @@
 
 namespace libshard {
 
+// What an acknowledged write survives. A write is acknowledged after the
+// COMMIT of its shard transaction; what that COMMIT waited for depends on
+// this and on the database server's own settings (README "Durability").
+enum class Durability {
+  // SQLite: WAL with synchronous=NORMAL — a commit survives a crash of the
+  // process; an OS crash or power loss may roll back the last commits
+  // (never corrupts). PostgreSQL and MariaDB: the server's settings as they
+  // are (PostgreSQL's default synchronous_commit=on with fsync=on and
+  // MariaDB's innodb_flush_log_at_trx_commit=1 are power-safe).
+  kProcessCrash,
+  // SQLite: synchronous=FULL — the WAL is synced at every commit.
+  // PostgreSQL: synchronous_commit=on for the session (or the write),
+  // whatever the server's default. MariaDB: left to the server
+  // (innodb_flush_log_at_trx_commit=1 is a global setting). Power-safe
+  // only when the server really syncs (PostgreSQL fsync=on).
+  kPowerLoss,
+};
+
 struct Options {
   // Open() runs Init() first when the catalog has no bucket map yet.
   // Default: false (an uninitialized cluster is an InvalidConfig error).
@@ -49,12 +67,21 @@ struct Options {
   int parallelism = 0;
   // Records fetched per round trip by scans. Default: 1000.
   int scan_chunk = 1000;
+  // Default durability of every write of this Store (see Durability).
+  // Default: kProcessCrash.
+  Durability durability = Durability::kProcessCrash;
 };
 
 struct WriteOptions {
   // Compare-and-set: the write happens only if the stored version equals
   // this; 0 means "must not exist". Otherwise Code::kVersionConflict.
   std::optional<uint64_t> if_version;
+  // kPowerLoss makes this write power-safe on a Store whose default is
+  // kProcessCrash (SQLite: synchronous=FULL around it; PostgreSQL:
+  // SET LOCAL synchronous_commit TO on; MariaDB: the server decides). A
+  // batch is as durable as its most durable item. kProcessCrash never
+  // weakens a power-safe Store. Unset: Options::durability.
+  std::optional<Durability> durability;
 };
 
 }  // namespace libshard
