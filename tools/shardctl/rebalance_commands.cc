@@ -198,9 +198,9 @@ int RunRebalance(Session& session, const RebalanceArgs& args) {
   // main flushes stdout (the summary) before this status is returned.
   return ReportError(std::to_string(report.failed.size()) + " of " +
                          std::to_string(report.plan.size()) +
-                         " bucket moves failed (each is recorded and resumes where it "
-                         "stopped): fix the cause and run `shardctl rebalance` again; "
-                         "`shardctl rebalance status` shows them",
+                         " bucket moves failed: fix the cause and run `shardctl rebalance` "
+                         "again (a move that had started resumes where it stopped; "
+                         "`shardctl rebalance status` lists those)",
                      exit_code);
 }
 
