@@ -62,6 +62,16 @@ struct Scale {
   int build_chunk = 2000;        // BuildOptions::chunk default
   double build_phase_seconds = 1.0;  // writer phases before/after the build
   size_t writer_ops = 10000;
+  // Rebalance under load (workloads_rebalance.cc): each round builds a fresh
+  // cluster of 4 record shards (+2 declared, empty), loads the records,
+  // measures a paced writer without and then during Rebalance 4 -> 6.
+  size_t rebalance_records = 200000;
+  int rebalance_rounds = 3;
+  uint32_t rebalance_buckets = 1024;
+  double rebalance_phase_seconds = 3.0;  // the no-rebalance (baseline) phase
+  double rebalance_pace = 0.5;           // paced rate = this × unpaced rate
+  int rebalance_parallel = 0;            // RebalanceOptions::parallel; 0 = default
+  int rebalance_chunk = 0;               // RebalanceOptions::chunk; 0 = default
 
   static Scale For(const std::string& backend, bool quick);
   // Overrides from a YAML map {field: value}; unknown keys are errors.
@@ -84,6 +94,9 @@ struct Target {
   std::string metric;   // "ratio" or a key of WorkloadResult::metrics
   double threshold = 0; // met when median(metric) >= threshold
   std::string text;     // "≥ 0.90 × baseline"
+  bool at_most = false;      // met when the value is <= threshold instead
+  bool worst_round = false;  // judge the worst round (min for >=, max for <=)
+                             // instead of the median over rounds
 };
 
 struct WorkloadResult {

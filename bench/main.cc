@@ -38,11 +38,13 @@ const char* kUsage =
     "usage: shard-bench [options]\n"
     "  --quick                 small counts, 1-2 rounds (a smoke run, < 1 minute)\n"
     "  --workloads a,b,c       subset of: get put put_batch get_many put_index query_eq\n"
-    "                          query_range scan index_build writers (default: all)\n"
+    "                          query_range scan index_build writers rebalance\n"
+    "                          (default: all)\n"
     "  --backend B             sqlite | postgres | all (default all; postgres needs\n"
     "                          LIBSHARD_PG_PORT, see scripts/servers.sh)\n"
     "  --rounds N              rounds per workload (default: SQLite 7, PostgreSQL 9,\n"
-    "                          index builds 3; --quick: 2, builds 1)\n"
+    "                          index builds 3, rebalance 3 (PostgreSQL 2);\n"
+    "                          --quick: 2, builds and rebalance 1)\n"
     "  --config FILE.yaml      workload file: {rounds, backend, workloads, sqlite: {sizes},\n"
     "                          postgres: {sizes}}; flags given on the command line win\n"
     "  --out-dir DIR           where results.json, results.md and chart.svg go (bench-out)\n"
@@ -127,6 +129,7 @@ Scale ScaleFor(const Flags& f, const std::string& backend) {
     if (y["rounds"]) {
       s.rounds = y["rounds"].as<int>();
       s.build_rounds = std::min(s.build_rounds, s.rounds);
+      s.rebalance_rounds = std::min(s.rebalance_rounds, s.rounds);
     }
     if (y[backend]) {
       YAML::Emitter out;
@@ -137,6 +140,7 @@ Scale ScaleFor(const Flags& f, const std::string& backend) {
   if (f.rounds > 0) {
     s.rounds = f.rounds;
     s.build_rounds = f.rounds;
+    s.rebalance_rounds = f.rounds;
   }
   return s;
 }
@@ -158,6 +162,14 @@ std::string CpuModel() {
     }
   }
   return "";
+}
+
+// The 1, 5 and 15 minute load averages ("1.10 0.95 0.80"); "" if unknown.
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  if (!(f >> a >> b >> c)) return "";
+  return a + " " + b + " " + c;
 }
 
 bool Selected(const Flags& f, const WorkloadDef& d) {
@@ -220,11 +232,13 @@ int Main(int argc, char** argv) {
   gethostname(host, sizeof host - 1);
   info.host = host;
   info.cpu = CpuModel();
+  info.load_start = LoadAverage();
 
   std::vector<WorkloadResult> results;
   if (f.backend == "sqlite" || f.backend == "all") RunBackend(f, "sqlite", &results, &info);
   if (f.backend == "postgres" || f.backend == "all") RunBackend(f, "postgres", &results, &info);
   info.elapsed_s = Seconds(start, Clock::now());
+  info.load_end = LoadAverage();
 
   std::filesystem::create_directories(f.out_dir);
   const std::string json = f.json.empty() ? f.out_dir + "/results.json" : f.json;

@@ -54,7 +54,35 @@ const std::vector<double>* Metric(const WorkloadResult& r, const std::string& na
 
 std::string Label(const WorkloadResult& r) { return r.id + "/" + r.backend; }
 
-bool Numeric(const std::string& metric) { return metric.find("rps") != std::string::npos; }
+bool Numeric(const std::string& metric) {
+  return metric.find("rps") != std::string::npos ||
+         (metric.size() > 6 && metric.compare(metric.size() - 6, 6, "_count") == 0);
+}
+
+bool Millis(const std::string& metric) {
+  return metric.size() > 3 && metric.compare(metric.size() - 3, 3, "_ms") == 0;
+}
+
+std::string Ms(double v) {
+  return Fmt(v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 0.1 ? "%.2f" : "%.3f", v);
+}
+
+// How a metric is printed: throughputs and counts with k/M, "_ms" in
+// milliseconds, the rest as ratios.
+using Formatter = std::string (*)(double);
+Formatter FormatFor(const std::string& metric) {
+  if (Numeric(metric)) return Tput;
+  if (Millis(metric)) return Ms;
+  return Ratio;
+}
+
+// The value a target is judged on: the median over rounds, or the worst
+// round (min for a >= target, max for a <= target).
+double Judged(const Target& t, const Spread& s) {
+  if (!t.worst_round) return s.median;
+  return t.at_most ? s.max : s.min;
+}
+bool Meets(const Target& t, double v) { return t.at_most ? v <= t.threshold : v >= t.threshold; }
 
 }  // namespace
 
@@ -70,7 +98,8 @@ std::vector<TargetOutcome> EvaluateTargets(const std::vector<WorkloadResult>& re
         o.min = s.min;
         o.max = s.max;
         o.evaluated = true;
-        o.met = s.median >= t.threshold;
+        o.rounds = m->size();
+        o.met = Meets(t, Judged(t, s));
       }
       out.push_back(o);
     }
@@ -93,7 +122,7 @@ std::string Markdown(const std::vector<WorkloadResult>& results, const RunInfo& 
     std::string target;
     for (const Target& t : r.targets) {
       const std::vector<double>* m = Metric(r, t.metric);
-      bool met = m && !m->empty() && Median(*m) >= t.threshold;
+      bool met = m && !m->empty() && Meets(t, Judged(t, Summarize(*m)));
       target += (target.empty() ? "" : "; ") + t.text + ": " + (met ? "**met**" : "**NOT met**");
     }
     md << "| " << r.id << " | " << r.backend << " | " << r.a_label << " | " << r.b_label << " | "
@@ -110,9 +139,15 @@ std::string Markdown(const std::vector<WorkloadResult>& results, const RunInfo& 
       md << "not evaluated (" << o.result->skipped << ")\n";
       continue;
     }
-    auto f = Numeric(o.target->metric) ? Tput : Ratio;
-    md << (o.met ? "**met**" : "**NOT met**") << ": " << o.target->metric << " = " << f(o.value)
-       << " (" << f(o.min) << "–" << f(o.max) << ")\n";
+    auto f = FormatFor(o.target->metric);
+    md << (o.met ? "**met**" : "**NOT met**") << ": " << o.target->metric << " = ";
+    if (o.target->worst_round) {
+      md << "worst of " << o.rounds << (o.rounds == 1 ? " round (one round only)" : " rounds")
+         << " " << f(o.target->at_most ? o.max : o.min) << "; median " << f(o.value) << " ("
+         << f(o.min) << "–" << f(o.max) << ")\n";
+    } else {
+      md << f(o.value) << " (" << f(o.min) << "–" << f(o.max) << ")\n";
+    }
   }
 
   bool extra = false;
@@ -124,7 +159,7 @@ std::string Markdown(const std::vector<WorkloadResult>& results, const RunInfo& 
     if (!r.note.empty()) md << "; " << r.note;
     md << "; latency sample = one " << r.lat_unit;
     for (const auto& [name, values] : r.metrics) {
-      md << "; " << name << " = " << SpreadText(Summarize(values), Numeric(name) ? Tput : Ratio);
+      md << "; " << name << " = " << SpreadText(Summarize(values), FormatFor(name));
     }
     md << "\n";
   }
@@ -132,7 +167,12 @@ std::string Markdown(const std::vector<WorkloadResult>& results, const RunInfo& 
         "summarized; throughput is per second of the unit shown. Run: `"
      << info.command << "` on " << info.date << ", nproc " << info.nproc
      << (info.cpu.empty() ? "" : ", " + info.cpu) << ", " << Fmt("%.0f", info.elapsed_s)
-     << " s.\n";
+     << " s";
+  if (!info.load_start.empty()) {
+    md << ", load average " << info.load_start << " at the start, " << info.load_end
+       << " at the end";
+  }
+  md << ".\n";
   for (const std::string& n : info.notes) md << "\n" << n << "\n";
   return md.str();
 }
@@ -151,7 +191,8 @@ void WriteJson(const std::string& path, const std::vector<WorkloadResult>& resul
   json j;
   j["run"] = {{"command", info.command}, {"date", info.date},  {"nproc", info.nproc},
               {"host", info.host},       {"cpu", info.cpu},    {"quick", info.quick},
-              {"elapsed_s", info.elapsed_s}, {"notes", info.notes}};
+              {"elapsed_s", info.elapsed_s}, {"notes", info.notes},
+              {"load_start", info.load_start}, {"load_end", info.load_end}};
   json rs = json::array();
   for (const WorkloadResult& r : results) {
     json o{{"id", r.id}, {"backend", r.backend}, {"title", r.title}, {"unit", r.unit},
@@ -176,11 +217,14 @@ void WriteJson(const std::string& path, const std::vector<WorkloadResult>& resul
   for (const TargetOutcome& o : EvaluateTargets(results)) {
     json t{{"workload", o.result->id}, {"backend", o.result->backend},
            {"target", o.target->text}, {"metric", o.target->metric},
-           {"threshold", o.target->threshold}, {"evaluated", o.evaluated}};
+           {"threshold", o.target->threshold}, {"evaluated", o.evaluated},
+           {"rule", std::string(o.target->at_most ? "<=" : ">=") +
+                        (o.target->worst_round ? " in the worst round" : " median over rounds")}};
     if (o.evaluated) {
       t["value"] = o.value;
       t["min"] = o.min;
       t["max"] = o.max;
+      t["rounds"] = o.rounds;
       t["met"] = o.met;
     } else {
       t["reason"] = o.result->skipped;

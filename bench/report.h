@@ -17,14 +17,17 @@ struct RunInfo {
   std::string cpu;
   bool quick = false;
   double elapsed_s = 0;
+  std::string load_start, load_end;  // /proc/loadavg (1, 5, 15 min) around the run
   std::vector<std::string> notes;  // e.g. "postgres: not run: …"
 };
 
-// Evaluates each target (median of its metric over rounds).
+// Evaluates each target: the median of its metric over rounds, or the
+// worst round (Target::worst_round).
 struct TargetOutcome {
   const WorkloadResult* result;
   const Target* target;
-  double value = 0, min = 0, max = 0;
+  double value = 0, min = 0, max = 0;  // value: the median over rounds
+  size_t rounds = 0;
   bool evaluated = false;  // false when the workload was skipped
   bool met = false;
 };

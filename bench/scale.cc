@@ -17,6 +17,7 @@ Scale Scale::For(const std::string& backend, bool quick) {
     s.put_ops = 1000;
     s.batches = 3;
     s.get_many_calls = 40;
+    s.rebalance_rounds = 2;
   }
   if (quick) {
     s.rounds = 2;
@@ -34,6 +35,9 @@ Scale Scale::For(const std::string& backend, bool quick) {
     s.build_records = 20000;
     s.build_phase_seconds = 0.3;
     s.writer_ops = 3000;
+    s.rebalance_records = 5000;
+    s.rebalance_rounds = 1;
+    s.rebalance_phase_seconds = 0.5;
   }
   return s;
 }
@@ -68,10 +72,24 @@ void Scale::Apply(const std::string& text, const std::string& where) {
     if (key == "build_rounds") build_rounds = kv.second.as<int>(), known = true;
     if (key == "build_chunk") build_chunk = kv.second.as<int>(), known = true;
     if (key == "build_phase_seconds") build_phase_seconds = kv.second.as<double>(), known = true;
+    if (key == "rebalance_records") rebalance_records = kv.second.as<size_t>(), known = true;
+    if (key == "rebalance_rounds") rebalance_rounds = kv.second.as<int>(), known = true;
+    if (key == "rebalance_buckets") rebalance_buckets = kv.second.as<uint32_t>(), known = true;
+    if (key == "rebalance_phase_seconds") {
+      rebalance_phase_seconds = kv.second.as<double>(), known = true;
+    }
+    if (key == "rebalance_pace") rebalance_pace = kv.second.as<double>(), known = true;
+    if (key == "rebalance_parallel") rebalance_parallel = kv.second.as<int>(), known = true;
+    if (key == "rebalance_chunk") rebalance_chunk = kv.second.as<int>(), known = true;
     if (!known) throw BenchError(where + ": unknown size '" + key + "'");
   }
-  if (rounds < 1 || build_rounds < 1 || eq_hits < 1 || range_hits < 1 || batch_size < 1) {
-    throw BenchError(where + ": rounds, build_rounds, eq_hits, range_hits, batch_size must be >= 1");
+  if (rounds < 1 || build_rounds < 1 || eq_hits < 1 || range_hits < 1 || batch_size < 1 ||
+      rebalance_rounds < 1 || rebalance_records < 1) {
+    throw BenchError(where + ": rounds, build_rounds, eq_hits, range_hits, batch_size, "
+                             "rebalance_rounds, rebalance_records must be >= 1");
+  }
+  if (rebalance_pace <= 0 || rebalance_pace > 1) {
+    throw BenchError(where + ": rebalance_pace must be in (0, 1]");
   }
 }
 

@@ -22,6 +22,7 @@ const std::vector<WorkloadDef>& AllWorkloads() {
       {"scan", "scan (all records, decoded)", false, RunScan},
       {"index_build", "online index build", false, RunIndexBuild},
       {"writers", "2 vs 1 writer threads, 4 SQLite shards", false, RunWriters},
+      {"rebalance", "rebalance 4 → 6 shards under a paced writer", true, RunRebalance},
   };
   return kAll;
 }

@@ -60,5 +60,6 @@ WorkloadResult RunQueryEq(Context& ctx);
 WorkloadResult RunQueryRange(Context& ctx);
 WorkloadResult RunIndexBuild(Context& ctx);
 WorkloadResult RunWriters(Context& ctx);
+WorkloadResult RunRebalance(Context& ctx);
 
 }  // namespace bench
