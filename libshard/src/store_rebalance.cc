@@ -159,6 +159,7 @@ Result<RebalanceReport> Store::Rebalance(const RebalanceOptions& options) {
           f.to = m.to;
           f.state = "failed";
           f.error = s.ToString();
+          f.code = s.code();
           f.updated_us = impl_->NowMicros();
           report.failed.push_back(std::move(f));
         }
@@ -189,6 +190,22 @@ Result<RebalanceReport> Store::Rebalance(const RebalanceOptions& options) {
     bool held = std::any_of(report.failed.begin(), report.failed.end(),
                             [&](const MoveState& f) { return f.bucket == m.bucket; });
     if (!held) fresh.push_back(m);
+  }
+  if (!fresh.empty()) {
+    // Checked once here (each move checks again, after recording itself):
+    // with an index being built every new move would be refused alike.
+    std::vector<std::string> building;
+    Status s = impl_->WithConnection(impl_->Pool(impl_->config.catalog), "check index builds",
+                                     Impl::Retry::kReadOnly, [&](backend::Connection& c) {
+                                       building = resharding::IndexesBeingBuilt(c.sql());
+                                       return Status::OK();
+                                     });
+    if (!s.ok()) return s;
+    if (!building.empty()) {
+      return Status::Unavailable("index " + building.front() +
+                                 " is being built (write_only); buckets cannot move until it "
+                                 "is ready: finish `shardctl index build`, then rebalance");
+    }
   }
   run(fresh);
   std::sort(report.failed.begin(), report.failed.end(),

@@ -143,18 +143,29 @@ class ShardWriter {
     }
     std::sort(buckets.begin(), buckets.end());  // one lock order for all writers
     buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
-    for (uint32_t b : buckets) {
-      cluster::BucketOwner owner;
-      try {
-        // NOWAIT: a move holding the row exclusively is switching the
-        // bucket; RouteRetry polls (a few ms) within Options::move_wait_ms
-        // instead of this write queueing up to the statement timeout.
-        owner = records::ReadOwner(c, pool_.dialect(), store_.cluster_id, b,
-                                   records::OwnerStatement::Lock::kShareNowait);
-      } catch (const soci::soci_error& e) {
-        if (backend::Classify(e) != backend::ErrorKind::kLockTimeout) throw;
-        owner.state = cluster::BucketOwner::kSwitching;
+    std::vector<std::pair<uint32_t, cluster::BucketOwner>> owners;
+    try {
+      // NOWAIT: a move holding a row exclusively is switching that bucket;
+      // RouteRetry polls (a few ms) within Options::move_wait_ms instead
+      // of this write queueing up to the statement timeout. One statement
+      // for a batch's buckets, whatever their number.
+      constexpr auto kLock = records::OwnerStatement::Lock::kShareNowait;
+      if (buckets.size() == 1) {
+        owners.emplace_back(buckets[0], records::ReadOwner(c, pool_.dialect(), store_.cluster_id,
+                                                           buckets[0], kLock));
+      } else {
+        owners = records::ReadOwners(c, pool_.dialect(), store_.cluster_id, buckets, kLock);
       }
+    } catch (const soci::soci_error& e) {
+      if (backend::Classify(e) != backend::ErrorKind::kLockTimeout) throw;
+      // Which bucket is switching is not known: the first stands for the
+      // batch (RouteRetry waits, then the batch is routed again).
+      cluster::BucketOwner switching;
+      switching.state = cluster::BucketOwner::kSwitching;
+      refused_ = Refusal{buckets[0], switching};
+      return Status::Unavailable("a bucket of the batch is switching shards");
+    }
+    for (auto& [b, owner] : owners) {
       if (!owner.owned()) {
         refused_ = Refusal{b, std::move(owner)};
         return Status::Unavailable("bucket " + std::to_string(b) + " is not owned by shard '" +

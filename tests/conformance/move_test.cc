@@ -597,3 +597,47 @@ TEST_CASE("rebalance: removing a shard that owns buckets is refused, naming how 
   ro.drain = {"nope"};
   CHECK_CODE(m.store->PlanRebalance(ro), Code::kInvalidArgument);
 }
+
+TEST_CASE("rebalance: index builds and bucket moves refuse each other; a recorded move still "
+          "finishes, then the build goes ahead") {
+  MoveCluster m(Spec({"items"}));
+  const std::string items = m.Entity("items");
+  std::vector<PutItem> batch;
+  for (int i = 0; i < 200; ++i) {
+    batch.push_back({"i" + std::to_string(i), Json(R"({"k":")" + std::to_string(i % 7) + R"("})"),
+                     {}});
+  }
+  REQUIRE_OK(m.store->PutMany(items, batch));
+  // A move interrupted before its switch: recorded, the source still owns.
+  const uint32_t bucket = m.store->Locate("i0").bucket;
+  const std::string source = m.store->Locate("i0").shard;
+  m.env->Inject(On(source, SqlOp::kCommit, Fault::Action::kBreakBefore));
+  CHECK_FALSE(m.store->MoveBucket(bucket, OtherShard(*m.store, source)).ok());
+  m.env->ClearFaults();
+  // A new index on the live cluster: registered write_only by Init.
+  m.cluster.config.entities[0].indexes.push_back(
+      Idx("by_k", {Col("k", ColumnType::kString, "k")}));
+  REQUIRE_OK(Store::Impl::Init(m.cluster.config, m.options, m.env));
+  std::unique_ptr<Store> store = m.Open();
+  Status build = store->BuildIndex(items, "by_k");
+  CHECK_CODE(build, Code::kUnavailable);
+  CHECK(build.message().find("bucket move") != std::string::npos);
+  // New moves are refused while the index is write_only …
+  RebalanceOptions drain;
+  drain.drain = {"s3"};
+  Result<RebalanceReport> refused = store->Rebalance(drain);
+  CHECK_CODE(refused, Code::kUnavailable);
+  CHECK(refused.status().message().find("being built") != std::string::npos);
+  CHECK_CODE(store->MoveBucket(bucket + 1, "s0"), Code::kUnavailable);
+  // … but the recorded one was finished first.
+  CHECK(store->MoveStates().value().empty());
+  CHECK(store->Locate("i0").shard != source);
+  REQUIRE_OK(store->BuildIndex(items, "by_k"));
+  Result<RebalanceReport> drained = store->Rebalance(drain);
+  REQUIRE_OK(drained);
+  CHECK(drained->failed.empty());
+  Result<VerifyReport> v = store->VerifyIndex(items, "by_k");
+  REQUIRE_OK(v);
+  CHECK(v->missing == 0);
+  CHECK(v->dangling == 0);
+}

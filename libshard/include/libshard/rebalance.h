@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "libshard/status.h"
+
 namespace libshard {
 
 // One planned or performed move.
@@ -64,6 +66,9 @@ struct MoveState {
   std::string state;      // "copying", "switching", "switched", "cleanup"
   std::string error;      // last failure; empty when none
   int64_t updated_us = 0; // when the state last changed (wall clock)
+  // The failure's code, in RebalanceReport::failed (the catalog keeps only
+  // the text: kOk in MoveStates()).
+  Code code = Code::kOk;
 };
 
 struct RebalanceReport {

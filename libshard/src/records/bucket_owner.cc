@@ -1,6 +1,11 @@
 #include "records/bucket_owner.h"
 
+#include <algorithm>
+
 namespace libshard::records {
+namespace {
+std::string LockSuffix(const backend::Dialect& d, OwnerStatement::Lock lock);
+}  // namespace
 
 void CreateOwnerTable(soci::session& sql, const backend::Dialect& d) {
   sql << "CREATE TABLE IF NOT EXISTS ls_owner (cluster_id VARCHAR(64) NOT NULL, "
@@ -33,10 +38,7 @@ size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
 OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
                                const std::string& cluster_id)
     : cluster_id_(cluster_id), st_(sql) {
-  std::string suffix = lock == Lock::kShare    ? d.ForShare()
-                       : lock == Lock::kUpdate ? d.ForUpdate()
-                                               : "";
-  if (lock == Lock::kShareNowait) suffix = std::string(d.ForShare()) + d.NoWait();
+  const std::string suffix = LockSuffix(d, lock);
   st_ = (sql.prepare << "SELECT state, peer FROM ls_owner WHERE cluster_id = :c "
                          "AND bucket = :b" + suffix,
          soci::into(state_), soci::into(peer_), soci::use(cluster_id_), soci::use(bucket_));
@@ -48,6 +50,81 @@ cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
   backend::Drain(st_);
   if (!found) return {};
   return cluster::BucketOwner{state_, peer_};
+}
+
+namespace {
+std::string LockSuffix(const backend::Dialect& d, OwnerStatement::Lock lock) {
+  using Lock = OwnerStatement::Lock;
+  switch (lock) {
+    case Lock::kShare: return d.ForShare();
+    case Lock::kShareNowait: return std::string(d.ForShare()) + d.NoWait();
+    case Lock::kUpdate: return d.ForUpdate();
+    case Lock::kNone: break;
+  }
+  return "";
+}
+}  // namespace
+
+MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dialect& d,
+                                         OwnerStatement::Lock lock,
+                                         const std::string& cluster_id, size_t size)
+    : cluster_id_(cluster_id), buckets_(size), st_(sql) {
+  std::string in;
+  for (size_t i = 0; i < size; ++i) {
+    if (i) in += ", ";
+    std::string name = ":b";
+    name += std::to_string(i);
+    in += name;
+  }
+  // Rows come (and are locked) in primary-key order, the same for every
+  // writer.
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT bucket, state, peer FROM ls_owner WHERE cluster_id = :c AND "
+                      "bucket IN (" + in + ") ORDER BY bucket" + LockSuffix(d, lock));
+  prep, soci::into(bucket_), soci::into(state_), soci::into(peer_), soci::use(cluster_id_);
+  for (int& b : buckets_) prep, soci::use(b);
+  st_ = prep;
+}
+
+void MultiOwnerStatement::Run(const std::vector<uint32_t>& buckets,
+                              std::vector<std::pair<uint32_t, cluster::BucketOwner>>* out) {
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    buckets_[i] = static_cast<int>(buckets[std::min(i, buckets.size() - 1)]);
+  }
+  if (!st_.execute(true)) return;
+  do {
+    out->emplace_back(static_cast<uint32_t>(bucket_), cluster::BucketOwner{state_, peer_});
+  } while (st_.fetch());
+}
+
+std::vector<std::pair<uint32_t, cluster::BucketOwner>> ReadOwners(
+    backend::Connection& c, const backend::Dialect& d, const std::string& cluster_id,
+    const std::vector<uint32_t>& buckets, OwnerStatement::Lock lock) {
+  std::vector<std::pair<uint32_t, cluster::BucketOwner>> found;
+  constexpr size_t kMax = MultiOwnerStatement::kSizes[std::size(MultiOwnerStatement::kSizes) - 1];
+  for (size_t start = 0; start < buckets.size(); start += kMax) {
+    const size_t n = std::min(kMax, buckets.size() - start);
+    size_t size = kMax;
+    for (size_t s : MultiOwnerStatement::kSizes) {
+      if (s >= n) {
+        size = s;
+        break;
+      }
+    }
+    std::vector<uint32_t> part(buckets.begin() + start, buckets.begin() + start + n);
+    auto& st = c.Cached<MultiOwnerStatement>(MultiOwnerStatement::Key(lock, size), [&] {
+      return std::make_unique<MultiOwnerStatement>(c.sql(), d, lock, cluster_id, size);
+    });
+    st.Run(part, &found);
+  }
+  // Padding repeats a bucket: keep one answer per bucket, add the missing.
+  std::vector<std::pair<uint32_t, cluster::BucketOwner>> out;
+  for (uint32_t b : buckets) {
+    auto it = std::find_if(found.begin(), found.end(),
+                           [&](const auto& f) { return f.first == b; });
+    out.emplace_back(b, it == found.end() ? cluster::BucketOwner{} : it->second);
+  }
+  return out;
 }
 
 cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d,

@@ -54,6 +54,36 @@ class OwnerStatement : public backend::Prepared {
   soci::statement st_;
 };
 
+// Several buckets' rows in one statement (a batch's fence: one round trip
+// however many buckets it touches), locked as OwnerStatement's. Prepared
+// for a few sizes, padded by repeating the last bucket.
+class MultiOwnerStatement : public backend::Prepared {
+ public:
+  static constexpr size_t kSizes[] = {4, 16, 64, 256};
+  MultiOwnerStatement(soci::session& sql, const backend::Dialect& d, OwnerStatement::Lock lock,
+                      const std::string& cluster_id, size_t size);
+  // The rows of `buckets` (≤ size(); missing rows are left out).
+  void Run(const std::vector<uint32_t>& buckets,
+           std::vector<std::pair<uint32_t, cluster::BucketOwner>>* out);
+  size_t size() const { return buckets_.size(); }
+  static std::string Key(OwnerStatement::Lock lock, size_t size) {
+    return "owners:" + std::to_string(static_cast<int>(lock)) + ":" + std::to_string(size);
+  }
+
+ private:
+  std::string cluster_id_;
+  std::vector<int> buckets_;
+  int bucket_ = 0, state_ = 0;
+  std::string peer_;
+  soci::statement st_;
+};
+
+// Reads the rows of `buckets` (any number) with MultiOwnerStatement;
+// a bucket without a row reads as not owned.
+std::vector<std::pair<uint32_t, cluster::BucketOwner>> ReadOwners(
+    backend::Connection& c, const backend::Dialect& d, const std::string& cluster_id,
+    const std::vector<uint32_t>& buckets, OwnerStatement::Lock lock);
+
 // The cached OwnerStatement of a connection.
 cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d,
                                const std::string& cluster_id, uint32_t bucket,

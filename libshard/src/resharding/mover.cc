@@ -42,7 +42,7 @@ Status Mover::Catalog(std::string_view what, Retry retry,
                                  });
 }
 
-void Mover::Report(const Pair& p, const char* step) {
+void Mover::Report(const Pair& p, const char* step, const std::string& error) {
   if (!options_.progress) return;
   MoveProgress m;
   m.bucket = p.bucket;
@@ -50,6 +50,7 @@ void Mover::Report(const Pair& p, const char* step) {
   m.to = p.target_name;
   m.step = step;
   m.records = bucket_copied_;
+  m.error = error;
   options_.progress(m);
 }
 
@@ -120,7 +121,7 @@ Status Mover::Move(uint32_t bucket, const std::string& target) {
   bucket_copied_ = 0;
   s = Run(p);
   if (!s.ok()) {
-    Report(p, "failed");
+    Report(p, "failed", s.ToString());
     // Best effort: the catalog may be what failed.
     (void)Catalog("record move failure", Retry::kWrite, [&](soci::session& sql) {
       SetMoveError(sql, bucket, s.ToString(), cluster_.NowMicros());

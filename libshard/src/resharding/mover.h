@@ -65,7 +65,7 @@ class Mover {
   Status Entities(const Pair& p);
   Status Catalog(std::string_view what, cluster::Cluster::Retry retry,
                  const std::function<void(soci::session&)>& fn);
-  void Report(const Pair& p, const char* step);
+  void Report(const Pair& p, const char* step, const std::string& error = "");
 
   cluster::Cluster& cluster_;
   MoveOptions options_;
