@@ -46,22 +46,6 @@ void RequireShard(Session& session, const std::string& shard, std::string_view w
       session.ConfigPath() + " lists: " + known + ")"));
 }
 
-// The exit status of a failed move from its recorded error, which is a
-// Status::ToString() ("unavailable: …"): RebalanceReport::failed keeps the
-// text, not the code.
-int ExitCodeForError(std::string_view error) {
-  using libshard::Code;
-  for (Code code : {Code::kNotFound, Code::kVersionConflict, Code::kUniqueViolation,
-                    Code::kInvalidArgument, Code::kInvalidConfig, Code::kUnavailable,
-                    Code::kCorruption, Code::kInternal, Code::kOutcomeUnknown}) {
-    const std::string prefix = std::string(libshard::CodeName(code)) + ":";
-    if (error.rfind(prefix, 0) == 0 || error == libshard::CodeName(code)) {
-      return ExitCodeFor(code);
-    }
-  }
-  return kExitFailure;
-}
-
 std::string Fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -177,7 +161,7 @@ int RunRebalance(Session& session, const RebalanceArgs& args) {
   for (const libshard::MoveState& f : report.failed) {
     // One line per failed move, whatever -q says: the operator must see it.
     Note("move of " + MoveName(f.bucket, f.from, f.to) + " failed: " + f.error);
-    if (ExitCodeForError(f.error) == kExitUnavailable) exit_code = kExitUnavailable;
+    if (ExitCodeFor(f.code) == kExitUnavailable) exit_code = kExitUnavailable;
   }
   if (!args.quiet) {
     if (report.plan.empty()) {
