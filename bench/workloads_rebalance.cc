@@ -30,7 +30,9 @@
 // with no failed move, every shard owns its share, the record count is
 // unchanged, and the versions add up (sum of versions = records + puts that
 // succeeded: no put was lost or applied twice).
+#include <pthread.h>
 #include <soci/soci.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,6 +64,14 @@ constexpr int kOldShards = 4, kNewShards = 6;
 constexpr uint64_t kStream = 7100;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double CpuClockSeconds(clockid_t clock) {
+  timespec ts{};
+  if (clock_gettime(clock, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+// CPU time of the calling thread.
+double ThreadCpuSeconds() { return CpuClockSeconds(CLOCK_THREAD_CPUTIME_ID); }
 
 std::string PgUrl(const std::string& dbname) {
   const char* port = std::getenv("LIBSHARD_PG_PORT");
@@ -184,6 +194,14 @@ class Writer {
     if (thread_.joinable()) thread_.join();
   }
   ~Writer() { Stop(); }
+  // CPU time of the writer thread so far (while it runs).
+  double CpuSeconds() {
+    clockid_t clock;
+    if (!thread_.joinable() || pthread_getcpuclockid(thread_.native_handle(), &clock) != 0) {
+      return 0;
+    }
+    return CpuClockSeconds(clock);
+  }
 
   std::vector<PutSample> samples;  // successful puts
   uint64_t ok = 0, failed = 0;
@@ -252,11 +270,14 @@ void WriteTrace(const std::string& dir, const std::string& backend, int round,
   std::cerr << "(trace: " << path << ") ";
 }
 
-// Progress-event times of one bucket's move.
+// Progress-event times of one bucket's move, wall clock and the CPU time
+// of the mover thread (a move runs on one thread; the callback runs on it).
 struct MoveTimes {
   Clock::time_point copy, sw, cleanup, done;
+  double copy_cpu = 0, sw_cpu = 0, cleanup_cpu = 0, done_cpu = 0;
   bool has_copy = false, has_sw = false, has_cleanup = false, has_done = false;
   bool failed = false;
+  bool complete() const { return has_copy && has_sw && has_cleanup && has_done; }
 };
 
 void Percentile3(std::vector<double> v, double* p50, double* p99, double* max) {
@@ -293,7 +314,8 @@ WorkloadResult RunRebalance(Context& ctx) {
   std::vector<Id> ids = MakeIds(kStream, n);
   std::vector<Document> docs;
   for (size_t i = 0; i < 1000; ++i) docs.push_back(MakeDoc(n + i, 1000));
-  std::string first_error, pause_basis, parallel_text;
+  std::string first_error, parallel_text;
+  int pause_fallback_rounds = 0;
 
   for (int round = 0; round < sc.rebalance_rounds; ++round) {
     RoundCluster cluster(backend, sc.rebalance_buckets, round);
@@ -344,24 +366,26 @@ WorkloadResult RunRebalance(Context& ctx) {
                     std::to_string(options.chunk);
     options.progress = [&](const libshard::MoveProgress& p) {
       const Clock::time_point now = Clock::now();
+      const double cpu = ThreadCpuSeconds();
       if (trace != nullptr) events.push_back({now, p.bucket, p.step, p.from, p.to, p.records});
       if (p.bucket >= moves.size()) return;
       MoveTimes& m = moves[p.bucket];
-      if (p.step == "copy") m.copy = now, m.has_copy = true;
-      else if (p.step == "switch") m.sw = now, m.has_sw = true;
-      else if (p.step == "cleanup") m.cleanup = now, m.has_cleanup = true;
-      else if (p.step == "done") m.done = now, m.has_done = true;
+      if (p.step == "copy") m.copy = now, m.copy_cpu = cpu, m.has_copy = true;
+      else if (p.step == "switch") m.sw = now, m.sw_cpu = cpu, m.has_sw = true;
+      else if (p.step == "cleanup") m.cleanup = now, m.cleanup_cpu = cpu, m.has_cleanup = true;
+      else if (p.step == "done") m.done = now, m.done_cpu = cpu, m.has_done = true;
       else if (p.step == "failed") m.failed = true;
     };
 
     const Clock::time_point paced_start = Clock::now();
     writer.Start(rate, 2000 + static_cast<uint64_t>(round));
     std::this_thread::sleep_for(std::chrono::duration<double>(sc.rebalance_phase_seconds));
-    const double cpu0 = ProcessCpuSeconds();
+    const double cpu0 = ProcessCpuSeconds(), writer_cpu0 = writer.CpuSeconds();
     const Clock::time_point rb_start = Clock::now();
     libshard::Result<libshard::RebalanceReport> rep = op->Rebalance(options);
     const Clock::time_point rb_end = Clock::now();
     const double cpu = ProcessCpuSeconds() - cpu0;
+    const double writer_cpu = writer.CpuSeconds() - writer_cpu0;
     writer.Stop();
     if (trace != nullptr) {
       WriteTrace(trace, backend, round, rb_start, writer.samples, calib_samples, shard_before,
@@ -425,8 +449,9 @@ WorkloadResult RunRebalance(Context& ctx) {
       } else if (s.end <= rb_end) {
         during.lat_us.push_back(us);
         all_ms.push_back(us / 1000);
+        // On a moving bucket: between its switch and done events.
         const MoveTimes& m = moves[s.bucket];
-        if (m.has_sw && s.end > m.sw && (!m.has_cleanup || s.start < m.cleanup)) {
+        if (m.has_sw && s.end > m.sw && (!m.has_done || s.start < m.done)) {
           pause_ms.push_back(us / 1000);
         }
       }
@@ -444,10 +469,8 @@ WorkloadResult RunRebalance(Context& ctx) {
     r.metrics["all_max_ms"].push_back(mx);
     if (!pause_ms.empty()) {
       Percentile3(pause_ms, &p50, &p99, &mx);
-      pause_basis = "puts whose bucket was between its switch and cleanup events";
     } else {
-      pause_basis = "no put hit a bucket between its switch and cleanup events in some round: "
-                    "pause = all puts during the rebalance";
+      ++pause_fallback_rounds;  // keeps the numbers of all puts
     }
     r.metrics["pause_p50_ms"].push_back(p50);
     r.metrics["pause_p99_ms"].push_back(p99);
@@ -464,28 +487,43 @@ WorkloadResult RunRebalance(Context& ctx) {
     // Cores this process used during Rebalance (movers + writer): well
     // below `parallel` + writer means waiting (locks, I/O, other processes).
     r.metrics["rebalance_cores"].push_back(wall > 0 ? cpu / wall : 0);
+    // The movers' CPU (the process's minus the writer thread's): the copy
+    // rate per second of mover CPU does not depend on how much of the
+    // machine other processes take.
+    const double mover_cpu = std::max(0.0, cpu - writer_cpu);
+    r.metrics["mover_cpu_s"].push_back(mover_cpu);
+    r.metrics["copy_per_mover_cpu_rps"].push_back(
+        mover_cpu > 0 ? static_cast<double>(rep->records_copied) / mover_cpu : 0);
 
-    // Where a move's time goes, from the progress events.
-    std::vector<double> copy_ms, switch_ms, cleanup_ms;
-    double busy_ms = 0;
+    // Where a move's time goes, from the progress events: means per move
+    // (the total is what the copy rate pays), wall clock and mover CPU.
+    double copy_ms = 0, switch_ms = 0, cleanup_ms = 0, copy_cpu = 0, switch_cpu = 0,
+           cleanup_cpu = 0;
+    size_t complete = 0;
     for (const MoveTimes& m : moves) {
-      if (!(m.has_copy && m.has_sw && m.has_cleanup && m.has_done)) continue;
-      copy_ms.push_back(Ms(m.sw - m.copy));
-      switch_ms.push_back(Ms(m.cleanup - m.sw));
-      cleanup_ms.push_back(Ms(m.done - m.cleanup));
-      busy_ms += Ms(m.done - m.copy);
+      if (!m.complete()) continue;
+      ++complete;
+      copy_ms += Ms(m.sw - m.copy);
+      switch_ms += Ms(m.cleanup - m.sw);
+      cleanup_ms += Ms(m.done - m.cleanup);
+      copy_cpu += 1000 * (m.sw_cpu - m.copy_cpu);
+      switch_cpu += 1000 * (m.cleanup_cpu - m.sw_cpu);
+      cleanup_cpu += 1000 * (m.done_cpu - m.cleanup_cpu);
     }
-    if (!copy_ms.empty()) {
-      r.metrics["move_copy_ms"].push_back(Median(copy_ms));
-      r.metrics["move_switch_to_catalog_ms"].push_back(Median(switch_ms));
-      r.metrics["move_cleanup_ms"].push_back(Median(cleanup_ms));
-      // Worker time not between "copy" and "done": recording the move in
-      // the catalog, reading ownership rows, creating tables, marking the
-      // target incoming (and the plan).
-      const double workers =
-          std::min<double>(options.parallel, static_cast<double>(copy_ms.size()));
+    if (complete > 0) {
+      const double k = static_cast<double>(complete);
+      r.metrics["move_copy_ms"].push_back(copy_ms / k);
+      r.metrics["move_switch_ms"].push_back(switch_ms / k);
+      r.metrics["move_cleanup_ms"].push_back(cleanup_ms / k);
+      // Worker time outside copy..done: recording the move in the catalog,
+      // reading ownership rows, creating tables, marking the target
+      // incoming (and the plan, and idle workers at the end).
+      const double workers = std::min<double>(options.parallel, k);
       r.metrics["move_before_copy_ms"].push_back(
-          std::max(0.0, (wall * 1000 * workers - busy_ms) / static_cast<double>(copy_ms.size())));
+          std::max(0.0, (wall * 1000 * workers - copy_ms - switch_ms - cleanup_ms) / k));
+      r.metrics["move_copy_cpu_ms"].push_back(copy_cpu / k);
+      r.metrics["move_switch_cpu_ms"].push_back(switch_cpu / k);
+      r.metrics["move_cleanup_cpu_ms"].push_back(cleanup_cpu / k);
     }
   }
   r.note = std::to_string(n) + " records, " + std::to_string(sc.rebalance_buckets) +
@@ -497,9 +535,17 @@ WorkloadResult RunRebalance(Context& ctx) {
            "'without' = the same writer in the " +
            std::to_string(sc.rebalance_phase_seconds).substr(0, 4) +
            " s before Rebalance (libshard against itself, no rebalance); pause_* = Put latency "
-           "of " + pause_basis + "; all_* = every put during the rebalance; copy_rps = "
-           "records_copied / wall time of Rebalance; move_*_ms = median per move from the "
-           "progress events (before_copy: estimated, worker time outside copy..done)" +
+           "of the puts whose bucket was moving (between its switch and done events)" +
+           (pause_fallback_rounds > 0
+                ? " — in " + std::to_string(pause_fallback_rounds) +
+                      " round(s) no put hit one: pause_* there = all puts during the rebalance"
+                : std::string()) +
+           "; all_* = every put during the rebalance; copy_rps = records_copied / wall time of "
+           "Rebalance; copy_per_mover_cpu_rps = records_copied / CPU seconds of the mover "
+           "threads; move_*_ms = mean per move between progress events: copy = copy..switch "
+           "(incl. catch-up passes), switch = switch..cleanup (switch transaction, target takes "
+           "over, catalog map), cleanup = cleanup..done, before_copy = estimated (worker time "
+           "outside copy..done); move_*_cpu_ms = the mover thread's CPU in the same steps" +
            (first_error.empty() ? "" : "; first failed put: " + first_error);
   return r;
 }
