@@ -2,7 +2,9 @@
 //
 // Every write is one transaction on the record's shard: lock the current
 // row (SELECT … FOR UPDATE; SQLite's BEGIN IMMEDIATE), check the expected
-// version, then INSERT version 1 or UPDATE to version+1. A write returns
+// version, then INSERT version 1 or UPDATE to version+1 (a batch of
+// several records on PostgreSQL/MariaDB does the same in a constant number
+// of multi-row statements: ShardWriter::ApplyMany). A write returns
 // only after COMMIT; what the COMMIT survives (a process crash, or power
 // loss) is Options::durability / WriteOptions::durability (options.h).
 //
@@ -176,6 +178,9 @@ class ShardWriter {
   }
 
   Status Apply(Connection& c, const std::vector<PendingWrite>& writes) {
+    // Servers: a batch in a constant number of statements (ApplyMany).
+    // SQLite is in-process, where the single-row statements are fastest.
+    if (writes.size() > 1 && !IsSqlite()) return ApplyMany(c, writes);
     const backend::Dialect& d = pool_.dialect();
     const std::string e(entity_);
     auto& write = c.Cached<WriteStatements>(WriteStatements::Key(e), [&] {
@@ -215,10 +220,199 @@ class ShardWriter {
         *w.new_version = cur.version + 1;
       }
       if (indexed_) {
-        if (Status s = Diff(w, exists ? &cur.body : nullptr, &to_insert); !s.ok()) return s;
+        const std::string_view old_body = cur.body;
+        if (Status s = Diff(w, exists ? &old_body : nullptr, &to_insert); !s.ok()) return s;
       }
     }
     return indexer::InsertRows(store_, to_insert, shard_, &c);
+  }
+
+  // The batch on PostgreSQL or MariaDB, item semantics exactly as Apply's,
+  // in a constant number of statements instead of two per record:
+  //   1. the rows of the batch's distinct ids, locked in one statement
+  //      (LockManyStatement; ≤ 256 ids a statement, in id order, so every
+  //      writer locks in the same order);
+  //   2. the items applied in order in memory: CheckSize, if_version
+  //      against the version the previous items left, versions 1 on create
+  //      and +1 per write, `updated` never decreasing, index Diff against
+  //      the previous body of the id (the stored one, or the previous
+  //      item's) — so a repeated id gets the versions and index rows it
+  //      would get written one item at a time;
+  //   3. each id's final state written: a multi-row DELETE for ids that
+  //      existed and end deleted, a plain multi-row INSERT for ids that did
+  //      not exist (another writer inserting one meanwhile is a unique
+  //      violation, retried as the single-row INSERT's lost race is; an
+  //      upsert would silently overwrite it), and a multi-row upsert for
+  //      ids that exist and are locked;
+  //   4. the index rows inserted once, as Apply does.
+  Status ApplyMany(Connection& c, const std::vector<PendingWrite>& writes) {
+    const backend::Dialect& d = pool_.dialect();
+    const std::string e(entity_);
+    std::vector<std::string_view> ids;
+    ids.reserve(writes.size());
+    for (const PendingWrite& w : writes) ids.push_back(w.id);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+    // 1. Lock and read. A lock read carries at most 256 ids of at most
+    // kMaxIdBytes (≤ 131 KB hex or escaped): below any packet limit a
+    // server runs with (MariaDB's default max_allowed_packet is 16 MiB).
+    std::vector<RawRecord> found;
+    constexpr auto& kSizes = records::LockManyStatement::kSizes;
+    constexpr size_t kMaxLock = kSizes[std::size(kSizes) - 1];
+    for (size_t start = 0; start < ids.size(); start += kMaxLock) {
+      const size_t n = std::min(kMaxLock, ids.size() - start);
+      size_t size = kMaxLock;
+      for (size_t s : kSizes) {
+        if (s >= n) {
+          size = s;
+          break;
+        }
+      }
+      auto& lock = c.Cached<records::LockManyStatement>(
+          records::LockManyStatement::Key(e, size, indexed_), [&] {
+            return std::make_unique<records::LockManyStatement>(c.sql(), d, e, size, indexed_);
+          });
+      lock.Run(std::vector<std::string_view>(ids.begin() + start, ids.begin() + start + n),
+               &found);
+    }
+
+    // 2. The items in order, in memory. `found` is complete: views into
+    // it stay valid.
+    struct State {
+      bool existed = false;  // before the batch
+      bool exists = false;   // after the items so far
+      uint64_t version = 0;
+      int64_t updated_us = 0;
+      std::string_view body;
+      uint32_t bucket = 0;
+    };
+    std::vector<State> states(ids.size());
+    auto index_of = [&](std::string_view id) {
+      return static_cast<size_t>(std::lower_bound(ids.begin(), ids.end(), id) - ids.begin());
+    };
+    for (const RawRecord& rec : found) {
+      const size_t k = index_of(rec.id);
+      if (k == ids.size() || ids[k] != rec.id) continue;  // cannot happen: asked for by id
+      states[k] = State{true, true, rec.version, rec.updated_us, rec.body, 0};
+    }
+    std::vector<indexer::RowOp> to_insert;
+    const int64_t now = store_.NowMicros();
+    for (const PendingWrite& w : writes) {
+      if (Status s = CheckSize(c, w); !s.ok()) return s;
+      State& st = states[index_of(w.id)];
+      st.bucket = w.bucket;  // the same for every item of an id
+      const uint64_t current = st.exists ? st.version : 0;
+      if (w.options->if_version && *w.options->if_version != current) {
+        return Conflict(entity_, w.id, *w.options->if_version, current);
+      }
+      const bool existed = st.exists;
+      const std::string_view old_body = st.body;
+      if (w.doc == nullptr) {
+        *w.deleted = st.exists;
+        st.exists = false;
+        st.version = 0;
+        st.body = {};
+      } else if (!st.exists) {
+        st.exists = true;
+        st.version = 1;
+        st.updated_us = now;
+        st.body = w.body;
+        *w.new_version = 1;
+      } else {
+        // `updated` never goes backwards for a record, even if the clock does.
+        st.version += 1;
+        st.updated_us = std::max(now, st.updated_us);
+        st.body = w.body;
+        *w.new_version = st.version;
+      }
+      if (indexed_) {
+        if (Status s = Diff(w, existed ? &old_body : nullptr, &to_insert); !s.ok()) return s;
+      }
+    }
+
+    // 3. The final state of each id.
+    std::vector<std::string_view> deletes;
+    std::vector<records::RowWrite> inserts, updates;
+    std::vector<size_t> delete_bytes, insert_bytes, update_bytes;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const State& st = states[k];
+      if (st.existed && !st.exists) {
+        deletes.push_back(ids[k]);
+        delete_bytes.push_back(ValueBytes(ids[k]));
+      } else if (st.exists) {
+        auto& to = st.existed ? updates : inserts;
+        to.push_back(records::RowWrite{ids[k], st.bucket, st.version, st.updated_us, st.body});
+        (st.existed ? update_bytes : insert_bytes)
+            .push_back(ValueBytes(ids[k]) + ValueBytes(st.body) + kRowOverhead);
+      }
+    }
+    const size_t budget = StatementBudget(c);
+    for (auto [start, n] : Chunks(delete_bytes, budget)) {
+      auto& del = c.Cached<records::DeleteManyStatement>(
+          records::DeleteManyStatement::Key(e, n),
+          [&] { return std::make_unique<records::DeleteManyStatement>(c.sql(), d, e, n); });
+      del.Run(deletes.data() + start, n);
+    }
+    for (bool update : {false, true}) {
+      const auto& rows = update ? updates : inserts;
+      for (auto [start, n] : Chunks(update ? update_bytes : insert_bytes, budget)) {
+        auto& ins = c.Cached<records::InsertManyStatement>(
+            records::InsertManyStatement::Key(e, n, update), [&] {
+              return std::make_unique<records::InsertManyStatement>(c.sql(), d, e, n, update);
+            });
+        ins.Run(rows.data() + start, n);
+      }
+    }
+
+    // 4. Index rows (before COMMIT, as Apply).
+    return indexer::InsertRows(store_, to_insert, shard_, &c);
+  }
+
+  // Rows per multi-row write statement. Each distinct row count is its own
+  // prepared statement (cached per connection: at most kMaxRows of them
+  // per entity and kind); exact counts rather than a few padded sizes
+  // because a multi-row INSERT cannot repeat a row, and decomposing a count
+  // into fixed sizes (64/16/4/1) would cost up to 9 statements for the
+  // remainder instead of 1.
+  static constexpr size_t kMaxRows = 64;
+  // SQL text and the other values of one row (bucket, version, updated,
+  // placeholders or their escaped form).
+  static constexpr size_t kRowOverhead = 128;
+
+  // Bytes a bytes value takes in the statement: hex on PostgreSQL,
+  // escaped into the text on MariaDB.
+  size_t ValueBytes(std::string_view v) const {
+    return pool_.dialect().hex_bytes() ? 2 * v.size() : backend::MysqlEscapedSize(v);
+  }
+
+  // The most bytes one multi-row statement may carry: half the server's
+  // packet limit (MariaDB refuses a larger statement and drops the
+  // connection), else 32 MiB (a bound on the client's memory).
+  static size_t StatementBudget(Connection& c) {
+    const size_t limit = c.max_packet_bytes();
+    return limit == 0 ? size_t{32} << 20 : limit / 2;
+  }
+
+  // Splits rows of `bytes` sizes into consecutive statements of at most
+  // kMaxRows rows and at most `budget` bytes (a row larger than the budget
+  // alone: CheckSize has checked it fits the packet limit by itself).
+  static std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<size_t>& bytes,
+                                                       size_t budget) {
+    std::vector<std::pair<size_t, size_t>> out;
+    size_t start = 0, n = 0, sum = 0;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      if (n > 0 && (n == kMaxRows || sum + bytes[i] > budget)) {
+        out.emplace_back(start, n);
+        start = i;
+        n = 0;
+        sum = 0;
+      }
+      ++n;
+      sum += bytes[i];
+    }
+    if (n > 0) out.emplace_back(start, n);
+    return out;
   }
 
   // A value the database would refuse for its size is an input error,
@@ -237,7 +431,7 @@ class ShardWriter {
   }
 
   // Index rows this write adds (to `to_insert`) and drops (to stale_).
-  Status Diff(const PendingWrite& w, const std::string* old_body,
+  Status Diff(const PendingWrite& w, const std::string_view* old_body,
               std::vector<indexer::RowOp>* to_insert) {
     std::vector<indexer::RowOp> old_rows, new_rows;
     if (old_body != nullptr) {

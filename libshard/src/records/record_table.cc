@@ -1,5 +1,7 @@
 #include "records/record_table.h"
 
+#include <algorithm>
+
 #include "libshard/config.h"
 #include "records/bucket_owner.h"
 
@@ -159,6 +161,123 @@ long long WriteStatements::Delete(std::string_view id) {
   id_ = dialect_.EncodeBytes(id);
   delete_.execute(true);
   return delete_.get_affected_rows();
+}
+
+namespace {
+// ":<prefix><i>" as a bytes parameter or a plain one.
+std::string Param(const std::string& prefix, size_t i) {
+  std::string name = prefix;  // not prefix + to_string(i): GCC 12 -Wrestrict false positive
+  name += std::to_string(i);
+  return name;
+}
+}  // namespace
+
+LockManyStatement::LockManyStatement(soci::session& sql, const backend::Dialect& d,
+                                     std::string_view entity, size_t size, bool with_body)
+    : dialect_(d), with_body_(with_body), ids_(size), st_(sql) {
+  std::string in;
+  for (size_t i = 0; i < size; ++i) {
+    if (i) in += ", ";
+    in += d.BytesParam(Param("i", i));
+  }
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT " + d.BytesColumn("id") + ", version, updated" +
+                          (with_body ? ", " + d.BytesColumn("body") : std::string()) + " FROM " +
+                          TableName(entity) + " WHERE id IN (" + in + ") ORDER BY id" +
+                          d.ForUpdate());
+  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_);
+  if (with_body) prep, soci::into(body_);
+  for (std::string& id : ids_) prep, soci::use(id);
+  st_ = prep;
+}
+
+void LockManyStatement::Run(const std::vector<std::string_view>& ids,
+                            std::vector<RawRecord>* out) {
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    ids_[i] = dialect_.EncodeBytes(ids[std::min(i, ids.size() - 1)]);
+  }
+  if (!st_.execute(true)) return;
+  do {
+    RawRecord rec;
+    DecodeInto(dialect_, id_out_, &rec.id);
+    rec.version = static_cast<uint64_t>(version_);
+    rec.updated_us = updated_;
+    if (with_body_) DecodeInto(dialect_, body_, &rec.body);
+    out->push_back(std::move(rec));
+  } while (st_.fetch());
+}
+
+InsertManyStatement::InsertManyStatement(soci::session& sql, const backend::Dialect& d,
+                                         std::string_view entity, size_t rows, bool update)
+    : dialect_(d), ids_(rows), bodies_(rows), buckets_(rows), versions_(rows), updated_(rows),
+      st_(sql) {
+  std::string values;
+  for (size_t i = 0; i < rows; ++i) {
+    if (i) values += ", ";
+    // Appended piece by piece: "…" + std::string chains trip GCC 12's
+    // -Wrestrict false positive.
+    values += '(';
+    values += d.BytesParam(Param("i", i));
+    for (const char* p : {"b", "v", "u"}) {
+      values += ", :";
+      values += Param(p, i);
+    }
+    values += ", ";
+    values += d.BytesParam(Param("d", i));
+    values += ')';
+  }
+  std::string sql_text = "INSERT INTO " + TableName(entity) +
+                         " (id, bucket, version, updated, body) VALUES " + values;
+  if (update) {
+    // Only rows this transaction holds locked come here: the conflict
+    // branch is always taken, and it writes what UPDATE would.
+    sql_text += d.backend() == Backend::kPostgres
+                    ? " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, "
+                      "updated = EXCLUDED.updated, body = EXCLUDED.body"
+                    : " ON DUPLICATE KEY UPDATE version = VALUES(version), "
+                      "updated = VALUES(updated), body = VALUES(body)";
+  }
+  soci::details::prepare_temp_type prep = (sql.prepare << sql_text);
+  for (size_t i = 0; i < rows; ++i) {
+    prep, soci::use(ids_[i]), soci::use(buckets_[i]), soci::use(versions_[i]),
+        soci::use(updated_[i]), soci::use(bodies_[i]);
+  }
+  st_ = prep;
+}
+
+void InsertManyStatement::Run(const RowWrite* rows, size_t n) {
+  if (n != ids_.size()) throw soci::soci_error("InsertManyStatement: wrong row count");
+  for (size_t i = 0; i < n; ++i) {
+    ids_[i] = dialect_.EncodeBytes(rows[i].id);
+    buckets_[i] = static_cast<int>(rows[i].bucket);
+    versions_[i] = static_cast<long long>(rows[i].version);
+    updated_[i] = rows[i].updated_us;
+    bodies_[i] = dialect_.EncodeBytes(rows[i].body);
+  }
+  st_.execute(true);
+  // The bound copies of bodies may be large (up to 64 of them): free them.
+  for (std::string& b : bodies_) std::string().swap(b);
+}
+
+DeleteManyStatement::DeleteManyStatement(soci::session& sql, const backend::Dialect& d,
+                                         std::string_view entity, size_t size)
+    : dialect_(d), ids_(size), st_(sql) {
+  std::string in;
+  for (size_t i = 0; i < size; ++i) {
+    if (i) in += ", ";
+    in += d.BytesParam(Param("i", i));
+  }
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "DELETE FROM " + TableName(entity) + " WHERE id IN (" + in + ")");
+  for (std::string& id : ids_) prep, soci::use(id);
+  st_ = prep;
+}
+
+long long DeleteManyStatement::Run(const std::string_view* ids, size_t n) {
+  if (n != ids_.size()) throw soci::soci_error("DeleteManyStatement: wrong id count");
+  for (size_t i = 0; i < n; ++i) ids_[i] = dialect_.EncodeBytes(ids[i]);
+  st_.execute(true);
+  return st_.get_affected_rows();
 }
 
 MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect& d,
