@@ -96,7 +96,10 @@ TEST_CASE("crash loop: acknowledged writes survive 100 SIGKILLs of writers, inde
   for (const std::string& f : r.failed_samples) MESSAGE(f);
   CHECK(r.failed_writes == 0);
   CHECK(r.acked_writes > 1000);
-  CHECK(r.index_runs >= 4 * o.index_cycles);
+  // Every phase ran, except a drop left nothing to do by the killed drop
+  // before it (which then finished first).
+  CHECK(r.index_runs + r.index_skipped == 4 * o.index_cycles);
+  CHECK(r.index_skipped <= o.index_cycles);
   CHECK(r.index_kills >= 1);
   CHECK(r.verify.size() == 2);
   for (const auto& [index, counts] : r.verify) {

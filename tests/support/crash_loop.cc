@@ -232,7 +232,10 @@ class Loop {
   // killed drop before it had finished the drop).
   bool StartIndexRun(Phase phase, IndexRun* run) {
     const bool drop = phase == Phase::kDropKilled || phase == Phase::kDrop;
-    if (phase == Phase::kDrop && !IndexKnown()) return false;
+    if (phase == Phase::kDrop && !IndexKnown()) {
+      ++r_.index_skipped;
+      return false;
+    }
     std::vector<std::string> argv = {o_.shardctl, "-c", o_.config, "index"};
     if (drop) {
       argv.insert(argv.end(), {"drop", o_.entity, o_.index});
@@ -456,7 +459,8 @@ std::string Summary(const CrashLoopReport& r) {
   std::ostringstream s;
   s << "seed=" << r.seed << ": " << r.writers_killed << " writers killed (" << r.killed_after_acks
     << " after acknowledging writes, " << r.writers_exited << " ended on their own), "
-    << r.index_kills << " of " << r.index_runs << " index build/drop runs killed; " << r.acked_writes
+    << r.index_kills << " of " << r.index_runs << " index build/drop runs killed ("
+    << r.index_skipped << " drops left nothing to do); " << r.acked_writes
     << " acknowledged writes of " << r.acked_ids << " ids checked against " << r.exported
     << " exported records (" << r.cut_lines << " cut log lines), " << r.failed_writes
     << " failed writes; verify:";

@@ -59,6 +59,9 @@ struct CrashLoopReport {
   std::vector<std::string> failed_samples;  // the first few of those lines
   int index_runs = 0;           // shardctl index build/drop started
   int index_kills = 0;          // of those, killed
+  // Drop phases with nothing to do: the to-be-killed drop before them
+  // finished dropping before its kill landed.
+  int index_skipped = 0;
   long long acked_writes = 0;   // complete log lines
   long long cut_lines = 0;      // partial last lines (a kill during write(2))
   size_t acked_ids = 0;         // distinct ids among them
