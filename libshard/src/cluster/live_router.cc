@@ -15,10 +15,4 @@ void LiveRouter::Reset(uint64_t seed, const router::BucketMap& map) {
   for (uint32_t b = 0; b < buckets_; ++b) Set(b, map.ShardOf(b));
 }
 
-router::BucketMap LiveRouter::Snapshot() const {
-  std::vector<uint16_t> shard_of(buckets_);
-  for (uint32_t b = 0; b < buckets_; ++b) shard_of[b] = ShardOf(b);
-  return router::BucketMap(std::move(shard_of), 0);
-}
-
 }  // namespace libshard::cluster

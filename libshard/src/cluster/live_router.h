@@ -46,8 +46,6 @@ class LiveRouter {
 
   uint32_t buckets() const { return buckets_; }
   uint64_t seed() const { return seed_; }
-  // A copy of the current map (bucket by bucket; not one atomic snapshot).
-  router::BucketMap Snapshot() const;
 
  private:
   uint64_t seed_ = 0;

@@ -46,8 +46,6 @@ class RouteRetry {
   // to give up.
   Status Refused(uint32_t bucket, size_t shard, const BucketOwner& owner);
 
-  int hops() const { return hops_; }
-
  private:
   Cluster& cluster_;
   std::string what_;

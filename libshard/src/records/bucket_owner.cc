@@ -143,15 +143,4 @@ void SetOwner(soci::session& sql, const std::string& cluster_id, uint32_t bucket
       soci::use(state), soci::use(peer), soci::use(cluster_id), soci::use(b);
 }
 
-std::vector<uint32_t> OwnedBuckets(soci::session& sql, const std::string& cluster_id) {
-  std::vector<uint32_t> out;
-  int owned = cluster::BucketOwner::kOwned;
-  soci::rowset<int> rows =
-      (sql.prepare << "SELECT bucket FROM ls_owner WHERE cluster_id = :c AND state = :s "
-                      "ORDER BY bucket",
-       soci::use(cluster_id), soci::use(owned));
-  for (int b : rows) out.push_back(static_cast<uint32_t>(b));
-  return out;
-}
-
 }  // namespace libshard::records

@@ -93,7 +93,4 @@ cluster::BucketOwner ReadOwner(backend::Connection& c, const backend::Dialect& d
 void SetOwner(soci::session& sql, const std::string& cluster_id, uint32_t bucket, int state,
               const std::string& peer);
 
-// Buckets this shard owns now.
-std::vector<uint32_t> OwnedBuckets(soci::session& sql, const std::string& cluster_id);
-
 }  // namespace libshard::records

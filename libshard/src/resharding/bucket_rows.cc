@@ -87,6 +87,112 @@ class RawPut : public backend::Prepared {
   soci::statement insert_, update_, delete_;
 };
 
+// The rows of one bucket without their bodies, in id order.
+class ListStatement : public backend::Prepared {
+ public:
+  ListStatement(soci::session& sql, const backend::Dialect& d, const std::string& entity)
+      : d_(d), st_(sql) {
+    st_ = (sql.prepare << "SELECT " + d.BytesColumn("id") + ", version, updated, " +
+                              LengthOf(d, "body") + " FROM " + records::TableName(entity) +
+                              " WHERE bucket = :b ORDER BY id",
+           soci::into(id_), soci::into(version_), soci::into(updated_), soci::into(size_),
+           soci::use(bucket_));
+  }
+  void Run(uint32_t bucket, std::vector<RowStamp>* out) {
+    bucket_ = static_cast<int>(bucket);
+    if (!st_.execute(true)) return;
+    do {
+      RowStamp r;
+      Decode(d_, id_, &r.id);
+      r.version = static_cast<uint64_t>(version_);
+      r.updated_us = updated_;
+      r.size = static_cast<uint64_t>(size_);
+      out->push_back(std::move(r));
+    } while (st_.fetch());
+  }
+  static std::string Key(const std::string& entity) { return "move.list:" + entity; }
+
+ private:
+  const backend::Dialect& d_;
+  int bucket_ = 0;
+  std::string id_;
+  long long version_ = 0, updated_ = 0, size_ = 0;
+  soci::statement st_;
+};
+
+// Full rows of one bucket after an id, in id order (keyset pages).
+class ScanStatement : public backend::Prepared {
+ public:
+  ScanStatement(soci::session& sql, const backend::Dialect& d, const std::string& entity,
+                int limit)
+      : d_(d), st_(sql) {
+    // The limit comes from MoveOptions (an int), never from user text.
+    st_ = (sql.prepare << "SELECT " + d.BytesColumn("id") + ", version, updated, " +
+                              d.BytesColumn("body") + " FROM " + records::TableName(entity) +
+                              " WHERE bucket = :b AND id > " + d.BytesParam("after") +
+                              " ORDER BY id LIMIT " + std::to_string(limit),
+           soci::into(id_), soci::into(version_), soci::into(updated_), soci::into(body_),
+           soci::use(bucket_), soci::use(after_));
+  }
+  size_t Run(uint32_t bucket, std::string_view after, std::vector<RawRecord>* out) {
+    bucket_ = static_cast<int>(bucket);
+    after_ = d_.EncodeBytes(after);
+    size_t n = 0;
+    if (!st_.execute(true)) return 0;
+    do {
+      RawRecord r;
+      Decode(d_, id_, &r.id);
+      r.version = static_cast<uint64_t>(version_);
+      r.updated_us = updated_;
+      Decode(d_, body_, &r.body);
+      out->push_back(std::move(r));
+      ++n;
+    } while (st_.fetch());
+    return n;
+  }
+  static std::string Key(const std::string& entity, int limit) {
+    return "move.scan" + std::to_string(limit) + ":" + entity;
+  }
+
+ private:
+  const backend::Dialect& d_;
+  int bucket_ = 0;
+  std::string after_, id_, body_;
+  long long version_ = 0, updated_ = 0;
+  soci::statement st_;
+};
+
+// Deletes up to `limit` rows of one bucket.
+class DeleteChunkStatement : public backend::Prepared {
+ public:
+  DeleteChunkStatement(soci::session& sql, const backend::Dialect& d, const std::string& entity,
+                       int limit)
+      : st_(sql) {
+    const std::string table = records::TableName(entity);
+    const std::string n = std::to_string(limit);  // an int from options, never user text
+    // MariaDB has DELETE … LIMIT but no LIMIT in an IN subquery; the others
+    // the other way round.
+    const std::string text =
+        d.backend() == Backend::kMysql
+            ? "DELETE FROM " + table + " WHERE bucket = :b LIMIT " + n
+            : "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
+                  " WHERE bucket = :b LIMIT " + n + ")";
+    st_ = (sql.prepare << text, soci::use(bucket_));
+  }
+  long long Run(uint32_t bucket) {
+    bucket_ = static_cast<int>(bucket);
+    st_.execute(true);
+    return st_.get_affected_rows();
+  }
+  static std::string Key(const std::string& entity, int limit) {
+    return "move.delete" + std::to_string(limit) + ":" + entity;
+  }
+
+ private:
+  int bucket_ = 0;
+  soci::statement st_;
+};
+
 template <typename T>
 T& Cached(backend::Connection& c, const backend::Dialect& d, const std::string& entity) {
   return c.Cached<T>(T::Key(entity),
@@ -98,24 +204,10 @@ T& Cached(backend::Connection& c, const backend::Dialect& d, const std::string& 
 std::vector<RowStamp> ListBucket(backend::Connection& c, const backend::Dialect& d,
                                  const std::string& entity, uint32_t bucket) {
   std::vector<RowStamp> out;
-  int b = static_cast<int>(bucket);
-  std::string id;
-  long long version = 0, updated = 0, size = 0;
-  soci::statement st = (c.sql().prepare << "SELECT " + d.BytesColumn("id") +
-                                               ", version, updated, " + LengthOf(d, "body") +
-                                               " FROM " + records::TableName(entity) +
-                                               " WHERE bucket = :b ORDER BY id",
-                        soci::into(id), soci::into(version), soci::into(updated),
-                        soci::into(size), soci::use(b));
-  if (!st.execute(true)) return out;
-  do {
-    RowStamp r;
-    Decode(d, id, &r.id);
-    r.version = static_cast<uint64_t>(version);
-    r.updated_us = updated;
-    r.size = static_cast<uint64_t>(size);
-    out.push_back(std::move(r));
-  } while (st.fetch());
+  auto& list = c.Cached<ListStatement>(ListStatement::Key(entity), [&] {
+    return std::make_unique<ListStatement>(c.sql(), d, entity);
+  });
+  list.Run(bucket, &out);
   return out;
 }
 
@@ -130,28 +222,10 @@ void FetchRows(backend::Connection& c, const backend::Dialect& d, const std::str
 
 size_t ScanBucket(backend::Connection& c, const backend::Dialect& d, const std::string& entity,
                   uint32_t bucket, std::string_view after, int limit, std::vector<RawRecord>* out) {
-  int b = static_cast<int>(bucket);
-  std::string after_bound = d.EncodeBytes(after), id, body;
-  long long version = 0, updated = 0;
-  soci::statement st =
-      (c.sql().prepare << "SELECT " + d.BytesColumn("id") + ", version, updated, " +
-                              d.BytesColumn("body") + " FROM " + records::TableName(entity) +
-                              " WHERE bucket = :b AND id > " + d.BytesParam("after") +
-                              " ORDER BY id LIMIT " + std::to_string(limit),
-       soci::into(id), soci::into(version), soci::into(updated), soci::into(body), soci::use(b),
-       soci::use(after_bound));
-  size_t n = 0;
-  if (!st.execute(true)) return 0;
-  do {
-    RawRecord r;
-    Decode(d, id, &r.id);
-    r.version = static_cast<uint64_t>(version);
-    r.updated_us = updated;
-    Decode(d, body, &r.body);
-    out->push_back(std::move(r));
-    ++n;
-  } while (st.fetch());
-  return n;
+  auto& scan = c.Cached<ScanStatement>(ScanStatement::Key(entity, limit), [&] {
+    return std::make_unique<ScanStatement>(c.sql(), d, entity, limit);
+  });
+  return scan.Run(bucket, after, out);
 }
 
 std::vector<std::string> RecordTables(backend::Connection& c, const backend::Dialect& d) {
@@ -190,19 +264,10 @@ void DeleteRow(backend::Connection& c, const backend::Dialect& d, const std::str
 
 long long DeleteBucketChunk(backend::Connection& c, const backend::Dialect& d,
                             const std::string& entity, uint32_t bucket, int limit) {
-  const std::string table = records::TableName(entity);
-  const std::string n = std::to_string(limit);  // an int from options, never user text
-  int b = static_cast<int>(bucket);
-  // MariaDB has DELETE … LIMIT but no LIMIT in an IN subquery; the others
-  // the other way round.
-  const std::string sql =
-      d.backend() == Backend::kMysql
-          ? "DELETE FROM " + table + " WHERE bucket = :b LIMIT " + n
-          : "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
-                " WHERE bucket = :b LIMIT " + n + ")";
-  soci::statement st = (c.sql().prepare << sql, soci::use(b));
-  st.execute(true);
-  return st.get_affected_rows();
+  auto& del = c.Cached<DeleteChunkStatement>(DeleteChunkStatement::Key(entity, limit), [&] {
+    return std::make_unique<DeleteChunkStatement>(c.sql(), d, entity, limit);
+  });
+  return del.Run(bucket);
 }
 
 }  // namespace libshard::resharding
