@@ -1,5 +1,7 @@
 #include "indexer/index_registry.h"
 
+#include <algorithm>
+
 #include "backend/errors.h"
 
 namespace libshard::indexer {
@@ -98,6 +100,35 @@ Result<std::shared_ptr<const IndexView>> IndexRegistry::Current() {
                                s.message() + ")");
   }
   return view_;
+}
+
+namespace {
+
+// The indexes of an entity a writer maintains, by name and definition
+// (cache_key hashes the definition): what the lease argument is about.
+std::vector<std::pair<std::string, std::string>> Maintained(const IndexView& view,
+                                                             std::string_view entity) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const LiveIndex& li : view.For(entity)) {
+    if (li.maintained()) out.emplace_back(li.def->name, li.def->cache_key);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Status IndexRegistry::Reconfirm(std::string_view entity, const IndexView& used) {
+  Result<std::shared_ptr<const IndexView>> now = Current();
+  if (!now.ok()) {
+    return Status::Unavailable("index states could not be refreshed from the catalog in time; "
+                               "the write was rolled back (" + now.status().message() + ")");
+  }
+  if (Maintained(**now, entity) != Maintained(used, entity)) {
+    return Status::Unavailable("the indexes of '" + std::string(entity) +
+                               "' changed while the write ran; the write was rolled back");
+  }
+  return Status::OK();
 }
 
 }  // namespace libshard::indexer

@@ -8,7 +8,9 @@
 // write_only and then waits longer than the lease before it backfills, so
 // every commit made by a process that had not yet seen the index happened
 // before the backfill started, and the backfill reads it; every later
-// commit maintains the index itself. DropIndex waits the same way before it
+// commit maintains the index itself. A write that outlasts its view
+// commits only after Reconfirm() (a view read within the lease with the
+// same maintained indexes). DropIndex waits the same way before it
 // removes tables. The price: writes fail with kUnavailable when the catalog
 // has been unreachable for longer than the lease.
 #pragma once
@@ -61,6 +63,13 @@ class IndexRegistry {
   // background refresh has fallen behind); kUnavailable if the catalog
   // cannot be read and the view has expired.
   Result<std::shared_ptr<const IndexView>> Current();
+  // For a write whose own view expired while it ran (a long transaction):
+  // OK when a view read within the lease maintains exactly the same indexes
+  // of `entity` as `used` did — then the write knew every index a builder
+  // could be backfilling, which is all the lease promises (see the header
+  // comment). kUnavailable when the catalog cannot be read in time or the
+  // entity's maintained indexes changed; the write must roll back.
+  Status Reconfirm(std::string_view entity, const IndexView& used);
 
  private:
   cluster::ConnectionPool& catalog_;

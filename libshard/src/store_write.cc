@@ -76,10 +76,11 @@ class ShardWriter {
         if (Status f = Fence(c, writes); !f.ok()) return f;
         if (Status a = Apply(c, writes); !a.ok()) return a;
         // The lease (indexer/index_registry.h): never commit with a view of
-        // the index states older than the lease.
+        // the index states older than the lease. A write that outlasted its
+        // view commits only if a view read within the lease agrees on the
+        // entity's maintained indexes.
         if (view != nullptr && !view->Fresh()) {
-          return Status::Unavailable("index states could not be refreshed from the catalog in "
-                                     "time; the write was rolled back");
+          if (Status r = store_.indexes->Reconfirm(entity_, *view); !r.ok()) return r;
         }
         return Status::OK();
       });

@@ -4,12 +4,15 @@
 // and runs on every backend of the conformance suite.
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <string>
 
+#include "cluster/connection_pool.h"
 #include "cluster/fault_env.h"
+#include "indexer/index_catalog.h"
 #include "conformance/conformance.h"
 #include "store_impl.h"
 
@@ -117,26 +120,82 @@ TEST_CASE("fault: a COMMIT whose link breaks before it ran is reported as outcom
   CHECK(f.store->Put(items, "a", Json(R"({"n":3})")).value() == 2);  // the row lock went with the link
 }
 
-TEST_CASE("fault: lease expiry before COMMIT rolls the write back") {
-  FaultCluster f(TaggedSpec());
-  const std::string posts = f.Entity("posts");
-  // Between the record's INSERT and the lease check before COMMIT, time
-  // passes beyond the lease (a paused process).
-  f.env->SetObserver([&](const std::string&, SqlOp op, std::string_view sql) {
+// Between the record's INSERT and the lease check before COMMIT, time
+// passes beyond the lease (a paused process, a long transaction); `also`
+// runs at that moment too.
+static void PauseBeyondLeaseAtInsert(FaultCluster& f, std::function<void()> also = {}) {
+  f.env->SetObserver([&f, also](const std::string&, SqlOp op, std::string_view sql) {
     if (op == SqlOp::kExecute && sql.find("INSERT INTO ls_rec_") != std::string_view::npos) {
       f.env->StepSteadyClock(std::chrono::seconds(1));
+      if (also) also();
     }
+  });
+}
+
+TEST_CASE("fault: a write outlasting the lease commits when a fresh catalog read agrees on the "
+          "entity's indexes") {
+  FaultCluster f(TaggedSpec());
+  const std::string posts = f.Entity("posts");
+  PauseBeyondLeaseAtInsert(f);
+  Result<uint64_t> put = f.store->Put(posts, "p1", Json(R"({"tags":["x"]})"));
+  f.env->SetObserver(nullptr);
+  REQUIRE_OK(put);
+  CHECK(*put == 1);
+  Result<Record> rec = f.store->Get(posts, "p1");
+  REQUIRE_OK(rec);
+  CHECK(rec->doc["tags"][0].as_string() == "x");
+  Result<VerifyReport> report = f.store->VerifyIndex(posts, "by_tag");
+  REQUIRE_OK(report);
+  CHECK(report->missing == 0);
+  CHECK(report->dangling == 0);
+}
+
+TEST_CASE("fault: a write outlasting the lease rolls back when the catalog cannot be read") {
+  FaultCluster f(TaggedSpec());
+  const std::string posts = f.Entity("posts");
+  int down = -1;
+  PauseBeyondLeaseAtInsert(f, [&] {
+    if (down >= 0) return;
+    down = f.env->Inject(On("catalog", SqlOp::kExecute, kFail, ErrorKind::kConnection, -1));
+    f.env->Inject(On("catalog", SqlOp::kConnect, kFail, ErrorKind::kConnection, -1));
   });
   Result<uint64_t> put = f.store->Put(posts, "p1", Json(R"({"tags":["x"]})"));
   f.env->SetObserver(nullptr);
   CHECK_CODE(put, Code::kUnavailable);
   CHECK(put.status().message().find("rolled back") != std::string::npos);
+  CHECK(f.env->Hits(down) > 0);
+  f.env->ClearFaults();
   CHECK_CODE(f.store->Get(posts, "p1"), Code::kNotFound);
   Result<VerifyReport> report = f.store->VerifyIndex(posts, "by_tag");
   REQUIRE_OK(report);
   CHECK(report->missing == 0);
   // A fresh view lets the same write through.
-  CHECK_OK(f.store->Put(posts, "p1", Json(R"({"tags":["x"]})")));
+  CHECK_OK(WhenBack([&] { return f.store->Put(posts, "p1", Json(R"({"tags":["x"]})")).status(); }));
+}
+
+TEST_CASE("fault: a write outlasting the lease rolls back when the entity's indexes changed "
+          "meanwhile") {
+  FaultCluster f(TaggedSpec());
+  const std::string posts = f.Entity("posts");
+  // Another process marks the index as dropping while the write runs: the
+  // write's view (by_tag maintained) no longer matches the catalog.
+  libshard::cluster::ConnectionPool catalog(*f.cluster.config.FindDatabase(f.cluster.config.catalog),
+                                            Options{});
+  Result<libshard::cluster::ConnectionPool::Lease> admin = catalog.Acquire();
+  REQUIRE_OK(admin);
+  bool changed = false;
+  PauseBeyondLeaseAtInsert(f, [&] {
+    if (changed) return;
+    changed = true;
+    libshard::indexer::SetIndexState((*admin)->sql(), posts, "by_tag",
+                                     libshard::IndexState::kDropping);
+  });
+  Result<uint64_t> put = f.store->Put(posts, "p1", Json(R"({"tags":["x"]})"));
+  f.env->SetObserver(nullptr);
+  REQUIRE(changed);
+  CHECK_CODE(put, Code::kUnavailable);
+  CHECK(put.status().message().find("changed while the write ran") != std::string::npos);
+  CHECK_CODE(f.store->Get(posts, "p1"), Code::kNotFound);
 }
 
 TEST_CASE("fault: a down catalog blocks writes after the lease, not before") {
