@@ -6,15 +6,18 @@
 // prepared once; PostgreSQL BEGIN … SELECT … FOR UPDATE … COMMIT), same
 // bytes binding (SQLite CAST(:x AS BLOB), PostgreSQL hex), same MessagePack
 // encode/decode (libshard::Document), same shard choice (XXH3 through
-// router::Router and the bucket map read from the catalog by hand). One
+// router::Router and the bucket map read from the catalog by hand), same
+// SQLite busy handling (a polling busy handler, as libshard installs). One
 // connection per database per Baseline object; use one Baseline per thread.
 // What it leaves out is exactly libshard's machinery: pools, statement
 // caches keyed by strings, Status values, retries, the index registry and
-// lease, thread-pool fan-out.
+// lease, thread-pool fan-out (baseline_parallel.h adds one thread per shard
+// where the report compares at the same parallelism).
 #pragma once
 
 #include <soci/soci.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,6 +40,13 @@ struct BRecord {
   libshard::Document doc;
 };
 
+// One record of a batched put, routed: the shard's part of the batch.
+struct ShardItem {
+  std::string_view id;
+  const libshard::Document* doc = nullptr;
+  uint32_t bucket = 0;
+};
+
 // One connection to one database.
 class BDb {
  public:
@@ -53,7 +63,15 @@ class BDb {
   std::string Enc(std::string_view bytes) const;
   std::string Dec(const std::string& fetched) const;
 
+  // State of the SQLite busy handler (baseline.cc): when this wait began
+  // and how long it may last.
+  struct BusyWait {
+    std::chrono::steady_clock::time_point began;
+    int timeout_ms = 30000;
+  };
+
  private:
+  BusyWait busy_;  // declared before the session that points at it
   libshard::backend::Dialect dialect_;
   std::unique_ptr<soci::session> sql_;
   std::unique_ptr<soci::statement> begin_, commit_, rollback_;
@@ -101,6 +119,15 @@ struct RecordStatements {
   void Write(std::string_view id, uint32_t bucket, std::string_view body, int64_t now);
   Multi& MultiGet(size_t n);
   void FetchRows(soci::statement& st, bool executed_ok, std::vector<BRecord>* out);
+  // The current row of id_out/version/updated/body_out, decoded.
+  BRecord Row();
+  // This shard's part of a batched put: bodies encoded, then one
+  // transaction with lock + write per record.
+  void PutBatch(const std::vector<ShardItem>& items, int64_t now);
+  // Keyset scan of this shard in chunks of `chunk` rows; each row is
+  // decoded and visited as it is fetched (streaming, nothing materialised
+  // per chunk). Returns the row count.
+  size_t Scan(int chunk, const std::function<void(BRecord&&)>& visit);
 };
 
 class BaselineTable {
@@ -109,15 +136,21 @@ class BaselineTable {
   const std::string& entity() const { return entity_; }
 
   bool Get(std::string_view id, BRecord* out);
+  size_t shard_count() const { return shards_.size(); }
+  RecordStatements& shard(size_t i) { return *shards_[i]; }
+  // Routes a batch: per shard, its records (with their buckets).
+  std::vector<std::vector<ShardItem>> Split(const std::vector<std::string>& ids,
+                                            const std::vector<const libshard::Document*>& docs);
   // Versioned write in one shard transaction; returns the new version.
   uint64_t Put(std::string_view id, const libshard::Document& doc);
-  // Encodes every body, groups by shard, one transaction per shard (shards
-  // one after another: the simple code).
+  // Groups by shard, one transaction per shard (shards one after another:
+  // the simple code; baseline_parallel.h has the one-thread-per-shard one).
   void PutBatch(const std::vector<std::string>& ids,
                 const std::vector<const libshard::Document*>& docs);
   // Per shard one SELECT … WHERE id IN (…); records in no particular order.
   void FetchMany(const std::vector<std::string>& ids, std::vector<BRecord>* out);
-  // Keyset scan of every shard (one after another) in chunks; returns count.
+  // Streaming keyset scan of every shard (one after another) in chunks;
+  // returns the count.
   size_t Scan(int chunk, const std::function<void(BRecord&&)>& visit);
 
  protected:

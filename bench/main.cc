@@ -216,7 +216,9 @@ void RunBackend(const Flags& f, const std::string& backend, std::vector<Workload
     std::cerr << Seconds(t0, Clock::now()) << " s";
     if (!r.skipped.empty()) std::cerr << " (" << r.skipped << ")";
     std::cerr << "\n";
+    std::vector<WorkloadResult> more = std::move(r.more);
     results->push_back(std::move(r));
+    for (WorkloadResult& m : more) results->push_back(std::move(m));
   }
 }
 

@@ -21,8 +21,8 @@ struct RunInfo {
   std::vector<std::string> notes;  // e.g. "postgres: not run: …"
 };
 
-// Evaluates each target: the median of its metric over rounds, or the
-// worst round (Target::worst_round).
+// Evaluates each target on its worst round: met when the minimum over
+// rounds clears a ≥ target, the maximum a ≤ target.
 struct TargetOutcome {
   const WorkloadResult* result;
   const Target* target;

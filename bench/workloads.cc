@@ -9,6 +9,9 @@
 #include "bench/data.h"
 
 namespace bench {
+namespace {
+std::string g_workload;  // the running workload's id, for callgrind labels
+}  // namespace
 
 const std::vector<WorkloadDef>& AllWorkloads() {
   static const std::vector<WorkloadDef> kAll = {
@@ -19,7 +22,7 @@ const std::vector<WorkloadDef>& AllWorkloads() {
       {"put_index", "put with one index on a separate database", false, RunPutIndex},
       {"query_eq", "index equality query (~10 hits)", false, RunQueryEq},
       {"query_range", "index range query (100 hits)", false, RunQueryRange},
-      {"scan", "scan (all records, decoded)", false, RunScan},
+      {"scan", "scan (all records, decoded)", true, RunScan},
       {"index_build", "online index build", false, RunIndexBuild},
       {"writers", "2 vs 1 writer threads, 4 SQLite shards", false, RunWriters},
       {"rebalance", "rebalance 4 → 6 shards under a paced writer", true, RunRebalance},
@@ -41,6 +44,8 @@ void WorkloadResult::Add(int /*round*/, const Measure& a, const Measure& b) {
   if (a.cpu_seconds > 0 && b.cpu_seconds > 0 && a.ops > 0 && b.ops > 0) {
     metrics["cpu_ratio"].push_back((b.cpu_seconds / b.ops) / (a.cpu_seconds / a.ops));
   }
+  if (a.cpu_seconds > 0 && a.ops > 0) a_cpu_us.push_back(a.cpu_seconds / a.ops * 1e6);
+  if (b.cpu_seconds > 0 && b.ops > 0) b_cpu_us.push_back(b.cpu_seconds / b.ops * 1e6);
   a_tput.push_back(a.Throughput());
   b_tput.push_back(b.Throughput());
   ratio.push_back(b.Throughput() > 0 ? a.Throughput() / b.Throughput() : 0);
@@ -50,17 +55,23 @@ void WorkloadResult::Add(int /*round*/, const Measure& a, const Measure& b) {
 
 void RunPaired(WorkloadResult* r, int rounds,
                const std::function<Measure(bool is_a, int round)>& side) {
+  // Each side named for callgrind's per-side dumps (bench/callgrind.h).
+  auto run = [&](bool is_a, int round) {
+    CallgrindSide(g_workload + (r->id.empty() ? "" : "/" + r->id) + " " + (is_a ? "A" : "B") +
+                  (round < 0 ? " warm-up" : " round " + std::to_string(round)));
+    return side(is_a, round);
+  };
   // Untimed warm-up of both sides: statements prepared, caches filled.
-  side(true, -1);
-  side(false, -1);
+  run(true, -1);
+  run(false, -1);
   for (int round = 0; round < rounds; ++round) {
     Measure a, b;
     if (round % 2 == 0) {
-      a = side(true, round);
-      b = side(false, round);
+      a = run(true, round);
+      b = run(false, round);
     } else {
-      b = side(false, round);
-      a = side(true, round);
+      b = run(false, round);
+      a = run(true, round);
     }
     r->Add(round, a, b);
   }
@@ -68,6 +79,7 @@ void RunPaired(WorkloadResult* r, int rounds,
 
 WorkloadResult RunWorkload(const WorkloadDef& def, Context& ctx) {
   WorkloadResult r;
+  g_workload = def.id;
   try {
     r = def.fn(ctx);
   } catch (const Skip& e) {
@@ -83,6 +95,10 @@ WorkloadResult RunWorkload(const WorkloadDef& def, Context& ctx) {
   r.id = def.id;
   if (r.title.empty()) r.title = def.title;
   r.backend = ctx.cluster.backend();
+  for (WorkloadResult& m : r.more) {  // ids set by the workload (put_batch_par…)
+    if (m.title.empty()) m.title = r.title;
+    m.backend = r.backend;
+  }
   return r;
 }
 

@@ -80,6 +80,7 @@ void CheckBuilt(Context& ctx, const std::string& entity, size_t expect) {
 
 WorkloadResult RunIndexBuild(Context& ctx) {
   WorkloadResult r;
+  r.compares = compares::kSelf;
   r.unit = "puts/s";
   r.a_label = "puts during build";
   r.b_label = "puts without build";

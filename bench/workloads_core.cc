@@ -1,6 +1,11 @@
 // Core workloads (SQLite and PostgreSQL): point get, put, batched put,
-// get_many vs sequential gets; and scan (SQLite).
+// get_many vs sequential gets, scan. put_batch and scan report two rows:
+// against the sequential hand-written code and against the same code with
+// one thread per shard (libshard's own parallelism).
 #include <algorithm>
+#include <mutex>
+
+#include "bench/baseline_parallel.h"
 
 #include "bench/data.h"
 #include "bench/workloads.h"
@@ -47,6 +52,7 @@ uint64_t g_sink = 0;  // keeps results observable
 
 WorkloadResult RunGet(Context& ctx) {
   WorkloadResult r;
+  r.compares = compares::kSoci;
   r.targets = {{"ratio", 0.90, "≥ 0.90 × baseline"}};
   const std::string e = ctx.cluster.E("get");
   const std::vector<Id>& ids = ReadSet(ctx);
@@ -71,6 +77,7 @@ WorkloadResult RunGet(Context& ctx) {
 
 WorkloadResult RunPut(Context& ctx) {
   WorkloadResult r;
+  r.compares = compares::kSoci;
   r.note = "new records: lock (SELECT version) + INSERT + COMMIT per put";
   const std::string e = ctx.cluster.E("put");
   BaselineTable base(ctx.baseline, e);
@@ -89,16 +96,18 @@ WorkloadResult RunPut(Context& ctx) {
   return r;
 }
 
-WorkloadResult RunPutBatch(Context& ctx) {
-  WorkloadResult r;
-  r.unit = "records/s";
-  r.lat_unit = "batch of " + std::to_string(ctx.scale.batch_size);
-  r.targets = {{"ratio", 0.85, "≥ 0.85 × baseline"}};
-  r.note = "baseline: one transaction per shard, shards one after another";
-  const std::string e = ctx.cluster.E("put");
+namespace {
+
+// One put_batch comparison: PutMany of `batch_size` against `base_batch`,
+// which writes one batch (ids and docs) by hand.
+using BaseBatch = std::function<void(const std::vector<std::string>& ids,
+                                     const std::vector<const Document*>& docs)>;
+void PutBatchRounds(Context& ctx, WorkloadResult* r, const std::string& e,
+                    const BaseBatch& base_batch) {
   const size_t bs = ctx.scale.batch_size;
-  BaselineTable base(ctx.baseline, e);
-  RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
+  r->unit = "records/s";
+  r->lat_unit = "batch of " + std::to_string(bs);
+  RunPaired(r, ctx.scale.rounds, [&](bool a, int round) {
     const size_t batches = round < 0 ? 2 : ctx.scale.batches;
     const size_t n = batches * bs;
     WriteSet data(2000 + static_cast<uint64_t>(round + 1), n, n / 10 + 1);
@@ -124,9 +133,37 @@ WorkloadResult RunPutBatch(Context& ctx) {
           static_cast<double>(bs));
     }
     return TimeOps(
-        batches, [&](size_t b) { base.PutBatch(base_ids[b], base_docs[b]); },
+        batches, [&](size_t b) { base_batch(base_ids[b], base_docs[b]); },
         static_cast<double>(bs));
   });
+}
+
+}  // namespace
+
+WorkloadResult RunPutBatch(Context& ctx) {
+  const std::string e = ctx.cluster.E("put");
+  WorkloadResult r;
+  r.compares = compares::kSoci;
+  r.targets = {{"ratio", 0.85, "≥ 0.85 × baseline"}};
+  r.note = "baseline: per shard one transaction (lock + insert each), shards one after "
+           "another";
+  BaselineTable base(ctx.baseline, e);
+  PutBatchRounds(ctx, &r, e, [&](const auto& ids, const auto& docs) { base.PutBatch(ids, docs); });
+
+  WorkloadResult par;
+  par.id = "put_batch_par";
+  par.compares = compares::kSociParallel;
+  par.b_label = "baseline, thread per shard";
+  par.targets = {{"ratio", 0.85, "≥ 0.85 × same-parallelism baseline"}};
+  par.note = "baseline: the same per-shard transactions, one thread per shard at once (each "
+             "with its own connection; bodies encoded on the shard's thread)";
+  ShardWorkers workers(ctx.cluster.config(), e);
+  PutBatchRounds(ctx, &par, e, [&](const auto& ids, const auto& docs) {
+    std::vector<std::vector<ShardItem>> parts = base.Split(ids, docs);
+    const int64_t now = NowMicros();
+    workers.Run([&](size_t shard, RecordStatements& st) { st.PutBatch(parts[shard], now); });
+  });
+  r.more.push_back(std::move(par));
   return r;
 }
 
@@ -138,6 +175,7 @@ WorkloadResult RunGetMany(Context& ctx) {
   r.lat_unit = "call of " + std::to_string(ctx.scale.get_many_size) + " ids";
   r.targets = {{"ratio", 2.0, "≥ 2 × sequential gets"}};
   r.note = "libshard vs libshard";
+  r.compares = compares::kSelf;
   const std::string e = ctx.cluster.E("get");
   const std::vector<Id>& ids = ReadSet(ctx);
   const size_t k = ctx.scale.get_many_size;
@@ -173,16 +211,17 @@ WorkloadResult RunGetMany(Context& ctx) {
   return r;
 }
 
-WorkloadResult RunScan(Context& ctx) {
-  WorkloadResult r;
-  r.unit = "records/s";
-  r.lat_unit = "full scan";
-  r.note = "baseline: keyset chunks of 1000 per shard, shards one after another";
+namespace {
+
+// One scan comparison: Store::Scan of the read set against `base_scan`,
+// which visits every record by hand and returns the count.
+void ScanRounds(Context& ctx, WorkloadResult* r,
+                const std::function<size_t(const std::function<void(BRecord&&)>&)>& base_scan) {
+  r->unit = "records/s";
+  r->lat_unit = "full scan";
   const std::string e = ctx.cluster.E("get");
   const std::vector<Id>& ids = ReadSet(ctx);
-  BaselineTable base(ctx.baseline, e);
-  const int chunk = 1000;  // libshard's Options::scan_chunk default
-  RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
+  RunPaired(r, ctx.scale.rounds, [&](bool a, int round) {
     const size_t scans = round < 0 ? 1 : ctx.scale.scans;
     if (a) {
       return TimeOps(
@@ -203,11 +242,47 @@ WorkloadResult RunScan(Context& ctx) {
     return TimeOps(
         scans,
         [&](size_t) {
-          size_t n = base.Scan(chunk, [&](BRecord&& rec) { g_sink += rec.version; });
+          size_t n = base_scan([&](BRecord&& rec) { g_sink += rec.version; });
           if (n != ids.size()) Fail("baseline scan: wrong record count");
         },
         static_cast<double>(ids.size()));
   });
+}
+
+}  // namespace
+
+WorkloadResult RunScan(Context& ctx) {
+  const std::string e = ctx.cluster.E("get");
+  const int chunk = 1000;  // libshard's Options::scan_chunk default
+  WorkloadResult r;
+  r.compares = compares::kSoci;
+  r.note = "baseline: keyset chunks of 1000 per shard, each row decoded and visited as it is "
+           "fetched (streaming), shards one after another";
+  BaselineTable base(ctx.baseline, e);
+  ScanRounds(ctx, &r, [&](const auto& visit) { return base.Scan(chunk, visit); });
+
+  WorkloadResult par;
+  par.id = "scan_par";
+  par.compares = compares::kSociParallel;
+  par.b_label = "baseline, thread per shard";
+  par.note = "baseline: the same streaming keyset scan, one thread per shard at once (own "
+             "connections), rows decoded on the shard's thread and visited under a mutex — "
+             "as Store::Scan does";
+  ShardWorkers workers(ctx.cluster.config(), e);
+  ScanRounds(ctx, &par, [&](const auto& visit) {
+    std::mutex mu;
+    std::vector<size_t> counts(workers.size());
+    workers.Run([&](size_t shard, RecordStatements& st) {
+      counts[shard] = st.Scan(chunk, [&](BRecord&& rec) {
+        std::lock_guard<std::mutex> lock(mu);
+        visit(std::move(rec));
+      });
+    });
+    size_t total = 0;
+    for (size_t c : counts) total += c;
+    return total;
+  });
+  r.more.push_back(std::move(par));
   return r;
 }
 

@@ -36,6 +36,7 @@ size_t LibQuery(Context& ctx, const std::string& entity, const libshard::Query& 
 
 WorkloadResult RunPutIndex(Context& ctx) {
   WorkloadResult r;
+  r.compares = compares::kSoci;
   r.targets = {{"ratio", 0.80, "≥ 0.80 × its baseline"}};
   r.note = "index by_city on idx0; baseline: lock row + INSERT index row + INSERT record + COMMIT";
   const std::string e = ctx.cluster.E("pidx");
@@ -60,6 +61,7 @@ WorkloadResult RunPutIndex(Context& ctx) {
 
 WorkloadResult RunQueryEq(Context& ctx) {
   WorkloadResult r;
+  r.compares = compares::kSoci;
   r.targets = {{"ratio", 0.80, "≥ 0.80 × its baseline"}};
   r.note = "WHERE city = v, limit 100, ~" + std::to_string(ctx.scale.eq_hits) +
            " hits; baseline: SELECT ids from the index, fetch per shard (IN), decode";
@@ -106,6 +108,7 @@ WorkloadResult RunQueryEq(Context& ctx) {
 
 WorkloadResult RunQueryRange(Context& ctx) {
   WorkloadResult r;
+  r.compares = compares::kSoci;
   const size_t hits = ctx.scale.range_hits;
   r.note = "WHERE created >= lo AND created < hi, " + std::to_string(hits) +
            " hits; baseline: SELECT ids from the index, fetch per shard (IN), decode";

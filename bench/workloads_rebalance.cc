@@ -294,6 +294,7 @@ WorkloadResult RunRebalance(Context& ctx) {
   const std::string backend = ctx.cluster.backend();
   const bool sqlite = backend == "sqlite";
   WorkloadResult r;
+  r.compares = compares::kSelf;
   r.unit = "puts/s";
   r.a_label = "puts during Rebalance 4→6";
   r.b_label = "same writer: libshard against itself (no rebalance)";
