@@ -4,7 +4,8 @@
 // Same tables (ls_rec_<entity>, ls_idx_<entity>_<index>), same SQL shape
 // (prepared statements re-executed; SQLite BEGIN IMMEDIATE / COMMIT
 // prepared once; PostgreSQL BEGIN … SELECT … FOR UPDATE … COMMIT), same
-// bytes binding (SQLite CAST(:x AS BLOB), PostgreSQL hex), same MessagePack
+// bytes binding (SQLite CAST(:x AS BLOB), PostgreSQL hex, MariaDB the
+// std::string as it is: SOCI escapes it into the text), same MessagePack
 // encode/decode (libshard::Document), same shard choice (XXH3 through
 // router::Router and the bucket map read from the catalog by hand), same
 // SQLite busy handling (a polling busy handler, as libshard installs). One

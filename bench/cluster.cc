@@ -100,6 +100,17 @@ std::unique_ptr<Cluster> Cluster::Sqlite(int rounds) {
   return c;
 }
 
+// Unique per run: other users share the server databases (and the
+// catalog, whose bucket map depends only on the shape, 4 shards × 1024
+// buckets).
+static std::string RunPrefix() {
+  auto now = std::chrono::system_clock::now().time_since_epoch().count();
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "bn%x%x_", static_cast<unsigned>(getpid()) & 0xfffff,
+                static_cast<unsigned>(now) & 0xffff);
+  return prefix;
+}
+
 std::unique_ptr<Cluster> Cluster::Postgres(std::string* why) {
   const char* port = std::getenv("LIBSHARD_PG_PORT");
   if (port == nullptr || !*port) {
@@ -110,13 +121,7 @@ std::unique_ptr<Cluster> Cluster::Postgres(std::string* why) {
   const char* user = std::getenv("PGUSER");
   std::unique_ptr<Cluster> c(new Cluster);
   c->backend_ = "postgres";
-  // Unique per run: other users share these databases (and the catalog,
-  // whose bucket map depends only on the shape, 4 shards × 1024 buckets).
-  auto now = std::chrono::system_clock::now().time_since_epoch().count();
-  char prefix[32];
-  std::snprintf(prefix, sizeof prefix, "bn%x%x_", static_cast<unsigned>(getpid()) & 0xfffff,
-                static_cast<unsigned>(now) & 0xffff);
-  c->prefix_ = prefix;
+  c->prefix_ = RunPrefix();
   ClusterConfig cfg = BaseConfig();
   for (const char* db : {"catalog", "s0", "s1", "s2", "s3", "idx0"}) {
     DatabaseConfig d;
@@ -132,12 +137,57 @@ std::unique_ptr<Cluster> Cluster::Postgres(std::string* why) {
   return c;
 }
 
+std::unique_ptr<Cluster> Cluster::Mariadb(std::string* why) {
+  const char* port = std::getenv("LIBSHARD_MYSQL_PORT");
+  const char* user = std::getenv("LIBSHARD_MYSQL_USER");
+  const char* password = std::getenv("LIBSHARD_MYSQL_PASSWORD");
+  if (port == nullptr || !*port || user == nullptr || !*user || password == nullptr) {
+    *why = "LIBSHARD_MYSQL_PORT/USER/PASSWORD are not set (source "
+           "/tmp/libshard-servers/env.sh or run scripts/servers.sh start)";
+    return nullptr;
+  }
+  // The databases scripts/servers.sh creates (ls_catalog, ls_s0..ls_s3,
+  // ls_idx0); created here if missing. The password goes into the URLs
+  // only, which are never printed.
+  const std::string server = std::string("host=127.0.0.1 port=") + port + " user=" + user +
+                             " password=" + password;
+  const std::vector<std::string> dbs = {"catalog", "s0", "s1", "s2", "s3", "idx0"};
+  try {
+    soci::session admin("mysql://" + server);
+    for (const std::string& db : dbs) {
+      admin << "CREATE DATABASE IF NOT EXISTS ls_" + db + " CHARACTER SET utf8mb4";
+    }
+  } catch (const soci::soci_error&) {
+    // No right to create databases: the existing ones are used (or the
+    // Store::Init below says which one is missing).
+  }
+  std::unique_ptr<Cluster> c(new Cluster);
+  c->backend_ = "mariadb";
+  c->prefix_ = RunPrefix();
+  ClusterConfig cfg = BaseConfig();
+  for (const std::string& db : dbs) {
+    DatabaseConfig d;
+    d.name = db;
+    d.backend = Backend::kMysql;
+    d.url = "mysql://" + server + " db=ls_" + db;
+    cfg.databases.push_back(d);
+  }
+  cfg.entities = {Entity(c->E("get")), Entity(c->E("put"))};
+  c->config_ = cfg;
+  c->Start(cfg);
+  return c;
+}
+
 void Cluster::Start(ClusterConfig init_config) {
   libshard::Status s = libshard::Store::Init(init_config);
   if (!s.ok()) throw BenchError(backend_ + ": Store::Init: " + s.ToString());
   // Diagnostics only: SHARD_BENCH_PARALLELISM=1 keeps libshard's fan-out
   // on the calling thread (clean profiles); the report uses the defaults.
-  libshard::Options options;
+  Reopen(libshard::Options());
+}
+
+void Cluster::Reopen(libshard::Options options) {
+  store_.reset();
   if (const char* p = std::getenv("SHARD_BENCH_PARALLELISM")) options.parallelism = std::atoi(p);
   auto store = libshard::Store::Open(config_, options);
   if (!store.ok()) throw BenchError(backend_ + ": Store::Open: " + store.status().ToString());
@@ -146,7 +196,7 @@ void Cluster::Start(ClusterConfig init_config) {
 
 Cluster::~Cluster() {
   store_.reset();
-  if (backend_ == "postgres") {
+  if (backend_ != "sqlite") {
     // Drop this run's tables (entity names are unique to the run).
     try {
       for (const EntityConfig& e : config_.entities) {
@@ -184,8 +234,9 @@ soci::session& Cluster::Admin(const std::string& database) {
 }
 
 void Cluster::Clear(const std::string& entity) {
-  // PostgreSQL: TRUNCATE leaves no dead tuples behind for the next side.
-  const std::string wipe = backend_ == "postgres" ? "TRUNCATE " : "DELETE FROM ";
+  // Servers: TRUNCATE leaves no dead tuples (PostgreSQL) or purge work
+  // (InnoDB) behind for the next side.
+  const std::string wipe = backend_ != "sqlite" ? "TRUNCATE " : "DELETE FROM ";
   for (const std::string& shard : config_.shards) Admin(shard) << wipe + "ls_rec_" + entity;
   if (const EntityConfig* e = config_.FindEntity(entity)) {
     for (const IndexConfig& i : e->indexes) {

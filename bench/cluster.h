@@ -2,7 +2,8 @@
 // shards, a catalog and one index database, in a fresh temp directory) and,
 // when LIBSHARD_PG_PORT is set, the local PostgreSQL databases
 // ls_catalog / ls_s0..ls_s3 / ls_idx0 with entity names unique to this run
-// (the tables are dropped again at the end).
+// (the tables are dropped again at the end); likewise MariaDB when
+// LIBSHARD_MYSQL_PORT is set.
 #pragma once
 
 #include <soci/soci.h>
@@ -22,12 +23,18 @@ class Cluster {
   static std::unique_ptr<Cluster> Sqlite(int rounds);
   // Null (with *why set) when no server is configured.
   static std::unique_ptr<Cluster> Postgres(std::string* why);
+  // MariaDB (LIBSHARD_MYSQL_PORT/USER/PASSWORD): the databases
+  // ls_catalog / ls_s0..ls_s3 / ls_idx0, entity names unique to the run.
+  static std::unique_ptr<Cluster> Mariadb(std::string* why);
   ~Cluster();
 
   const std::string& backend() const { return backend_; }
   // Entity name for a workload's short name ("get" -> "get" or "b1a2f_get").
   std::string E(const std::string& short_name) const { return prefix_ + short_name; }
   libshard::Store& store() { return *store_; }
+  // Closes the store and opens it again with `options` (the power-safe
+  // workloads run with Options::durability = kPowerLoss, then back).
+  void Reopen(libshard::Options options);
   // The full config (including the indexes that BuildIndex registers later).
   const libshard::ClusterConfig& config() const { return config_; }
 

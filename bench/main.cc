@@ -1,7 +1,7 @@
 // shard-bench: libshard against hand-written SOCI on the same databases in
 // the same process (issue 4). See bench/README.md.
 //
-//   shard-bench [--quick] [--workloads a,b,c] [--backend sqlite|postgres|all]
+//   shard-bench [--quick] [--workloads a,b,c] [--backend sqlite|postgres|mariadb|all]
 //               [--rounds N] [--config FILE.yaml] [--json FILE]
 //               [--chart FILE.svg|.png] [--out-dir DIR]
 #include <unistd.h>
@@ -39,9 +39,11 @@ const char* kUsage =
     "  --quick                 small counts, 1-2 rounds (a smoke run, < 1 minute)\n"
     "  --workloads a,b,c       subset of: get put put_batch get_many put_index query_eq\n"
     "                          query_range scan index_build writers rebalance\n"
+    "                          put_batch_multirow put_powersafe put_batch_powersafe\n"
     "                          (default: all)\n"
-    "  --backend B             sqlite | postgres | all (default all; postgres needs\n"
-    "                          LIBSHARD_PG_PORT, see scripts/servers.sh)\n"
+    "  --backend B             sqlite | postgres | mariadb | all (default all;\n"
+    "                          postgres needs LIBSHARD_PG_PORT, mariadb\n"
+    "                          LIBSHARD_MYSQL_PORT/USER/PASSWORD: scripts/servers.sh)\n"
     "  --rounds N              rounds per workload (default: SQLite 7, PostgreSQL 9,\n"
     "                          index builds 3, rebalance 3 (PostgreSQL 2);\n"
     "                          --quick: 2, builds and rebalance 1)\n"
@@ -110,8 +112,9 @@ Flags Parse(int argc, char** argv, std::string* command) {
       for (const auto& w : y["workloads"]) f.workloads.push_back(w.as<std::string>());
     }
   }
-  if (f.backend != "sqlite" && f.backend != "postgres" && f.backend != "all") {
-    throw BenchError("--backend must be sqlite, postgres or all");
+  if (f.backend != "sqlite" && f.backend != "postgres" && f.backend != "mariadb" &&
+      f.backend != "all") {
+    throw BenchError("--backend must be sqlite, postgres, mariadb or all");
   }
   for (const std::string& w : f.workloads) {
     const auto& all = AllWorkloads();
@@ -181,14 +184,17 @@ void RunBackend(const Flags& f, const std::string& backend, std::vector<Workload
                 RunInfo* info) {
   std::vector<const WorkloadDef*> todo;
   for (const WorkloadDef& d : AllWorkloads()) {
-    if (Selected(f, d) && (backend == "sqlite" || d.postgres)) todo.push_back(&d);
+    const bool on = backend == "sqlite" ? d.sqlite : backend == "postgres" ? d.postgres : d.mariadb;
+    if (Selected(f, d) && on) todo.push_back(&d);
   }
   if (todo.empty()) return;
   Scale scale = ScaleFor(f, backend);
   std::unique_ptr<Cluster> cluster;
   std::string why;
   try {
-    cluster = backend == "sqlite" ? Cluster::Sqlite(scale.build_rounds) : Cluster::Postgres(&why);
+    cluster = backend == "sqlite"     ? Cluster::Sqlite(scale.build_rounds)
+              : backend == "postgres" ? Cluster::Postgres(&why)
+                                      : Cluster::Mariadb(&why);
   } catch (const std::exception& e) {
     why = e.what();
   }
@@ -239,6 +245,7 @@ int Main(int argc, char** argv) {
   std::vector<WorkloadResult> results;
   if (f.backend == "sqlite" || f.backend == "all") RunBackend(f, "sqlite", &results, &info);
   if (f.backend == "postgres" || f.backend == "all") RunBackend(f, "postgres", &results, &info);
+  if (f.backend == "mariadb" || f.backend == "all") RunBackend(f, "mariadb", &results, &info);
   info.elapsed_s = Seconds(start, Clock::now());
   info.load_end = LoadAverage();
 

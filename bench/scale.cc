@@ -8,7 +8,8 @@ namespace bench {
 
 Scale Scale::For(const std::string& backend, bool quick) {
   Scale s;  // the full SQLite run (defaults in bench.h)
-  if (backend == "postgres") {
+  const bool server = backend != "sqlite";  // PostgreSQL or MariaDB
+  if (server) {
     // A local server over TCP: ~10× slower per operation than SQLite, and
     // noisier (the server shares the cores): more, shorter rounds.
     s.rounds = 9;
@@ -23,10 +24,10 @@ Scale Scale::For(const std::string& backend, bool quick) {
     s.rounds = 2;
     s.build_rounds = 1;
     s.read_records = 3000;
-    s.get_ops = backend == "postgres" ? 600 : 3000;
-    s.put_ops = backend == "postgres" ? 300 : 1000;
+    s.get_ops = server ? 600 : 3000;
+    s.put_ops = server ? 300 : 1000;
     s.batches = 2;
-    s.get_many_calls = backend == "postgres" ? 10 : 30;
+    s.get_many_calls = server ? 10 : 30;
     s.put_index_ops = 1000;
     s.query_records = 3000;
     s.eq_queries = 300;

@@ -15,10 +15,10 @@ std::string g_workload;  // the running workload's id, for callgrind labels
 
 const std::vector<WorkloadDef>& AllWorkloads() {
   static const std::vector<WorkloadDef> kAll = {
-      {"get", "point get", true, RunGet},
-      {"put", "put (single record)", true, RunPut},
-      {"put_batch", "put batched per shard (PutMany of 1000)", true, RunPutBatch},
-      {"get_many", "get_many(100) vs 100 sequential gets", true, RunGetMany},
+      {"get", "point get", true, RunGet, true},
+      {"put", "put (single record)", true, RunPut, true},
+      {"put_batch", "put batched per shard (PutMany of 1000)", true, RunPutBatch, true},
+      {"get_many", "get_many(100) vs 100 sequential gets", true, RunGetMany, true},
       {"put_index", "put with one index on a separate database", false, RunPutIndex},
       {"query_eq", "index equality query (~10 hits)", false, RunQueryEq},
       {"query_range", "index range query (100 hits)", false, RunQueryRange},
@@ -26,6 +26,13 @@ const std::vector<WorkloadDef>& AllWorkloads() {
       {"index_build", "online index build", false, RunIndexBuild},
       {"writers", "2 vs 1 writer threads, 4 SQLite shards", false, RunWriters},
       {"rebalance", "rebalance 4 → 6 shards under a paced writer", true, RunRebalance},
+      // workloads_servers.cc (issue 9 items 2 and 6)
+      {"put_batch_multirow", "PutMany of 1000 vs a hand-written multi-row upsert per shard",
+       true, RunPutBatchMultirow, true, false},
+      {"put_powersafe", "put (single record), Durability::kPowerLoss", true, RunPutPowersafe,
+       true},
+      {"put_batch_powersafe", "PutMany of 1000, Durability::kPowerLoss", true,
+       RunPutBatchPowersafe, true},
   };
   return kAll;
 }

@@ -31,6 +31,8 @@ struct WorkloadDef {
   const char* title;
   bool postgres;  // also run on PostgreSQL (the core workloads)
   WorkloadFn fn;
+  bool mariadb = false;  // also run on MariaDB
+  bool sqlite = true;    // runs on SQLite (false: a server-only workload)
 };
 const std::vector<WorkloadDef>& AllWorkloads();
 
@@ -61,5 +63,9 @@ WorkloadResult RunQueryRange(Context& ctx);
 WorkloadResult RunIndexBuild(Context& ctx);
 WorkloadResult RunWriters(Context& ctx);
 WorkloadResult RunRebalance(Context& ctx);
+// workloads_servers.cc
+WorkloadResult RunPutBatchMultirow(Context& ctx);
+WorkloadResult RunPutPowersafe(Context& ctx);
+WorkloadResult RunPutBatchPowersafe(Context& ctx);
 
 }  // namespace bench

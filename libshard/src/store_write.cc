@@ -21,6 +21,7 @@
 #include "cluster/route_retry.h"
 #include "indexer/maintainer.h"
 #include "records/bucket_owner.h"
+#include "records/pg_many.h"
 #include "records/record_table.h"
 #include "store_impl.h"
 
@@ -232,7 +233,8 @@ class ShardWriter {
   // in a constant number of statements instead of two per record:
   //   1. the rows of the batch's distinct ids, locked in one statement
   //      (LockManyStatement; ≤ 256 ids a statement, in id order, so every
-  //      writer locks in the same order);
+  //      writer locks in the same order; PostgreSQL: PgLockManyStatement,
+  //      the ids bound as one array, ≤ 4096 a statement);
   //   2. the items applied in order in memory: CheckSize, if_version
   //      against the version the previous items left, versions 1 on create
   //      and +1 per write, `updated` never decreasing, index Diff against
@@ -244,7 +246,9 @@ class ShardWriter {
   //      not exist (another writer inserting one meanwhile is a unique
   //      violation, retried as the single-row INSERT's lost race is; an
   //      upsert would silently overwrite it), and a multi-row upsert for
-  //      ids that exist and are locked;
+  //      ids that exist and are locked (PostgreSQL: PgWriteManyStatement,
+  //      the rows bound as arrays, one statement per byte budget instead
+  //      of one per 64 rows);
   //   4. the index rows inserted once, as Apply does.
   Status ApplyMany(Connection& c, const std::vector<PendingWrite>& writes) {
     const backend::Dialect& d = pool_.dialect();
@@ -259,11 +263,22 @@ class ShardWriter {
     // kMaxIdBytes (≤ 131 KB hex or escaped): below any packet limit a
     // server runs with (MariaDB's default max_allowed_packet is 16 MiB).
     std::vector<RawRecord> found;
+    const bool pg = d.backend() == Backend::kPostgres;
     constexpr auto& kSizes = records::LockManyStatement::kSizes;
-    constexpr size_t kMaxLock = kSizes[std::size(kSizes) - 1];
-    for (size_t start = 0; start < ids.size(); start += kMaxLock) {
-      const size_t n = std::min(kMaxLock, ids.size() - start);
-      size_t size = kMaxLock;
+    // PostgreSQL binds the ids as one array (records/pg_many.h): any count
+    // in one statement; 4096 ids of at most kMaxIdBytes are ≤ 4 MiB hex.
+    const size_t max_lock = pg ? 4096 : kSizes[std::size(kSizes) - 1];
+    for (size_t start = 0; start < ids.size(); start += max_lock) {
+      const size_t n = std::min(max_lock, ids.size() - start);
+      if (pg) {
+        auto& lock = c.Cached<records::PgLockManyStatement>(
+            records::PgLockManyStatement::Key(e, indexed_), [&] {
+              return std::make_unique<records::PgLockManyStatement>(c.sql(), e, indexed_);
+            });
+        lock.Run(ids.data() + start, n, &found);
+        continue;
+      }
+      size_t size = max_lock;
       for (size_t s : kSizes) {
         if (s >= n) {
           size = s;
@@ -357,6 +372,16 @@ class ShardWriter {
     }
     for (bool update : {false, true}) {
       const auto& rows = update ? updates : inserts;
+      if (pg) {
+        // Array-bound: one statement per `budget` bytes, whatever the rows.
+        for (auto [start, n] : Chunks(update ? update_bytes : insert_bytes, budget, kMaxPgRows)) {
+          auto& w = c.Cached<records::PgWriteManyStatement>(
+              records::PgWriteManyStatement::Key(e, update),
+              [&] { return std::make_unique<records::PgWriteManyStatement>(c.sql(), e, update); });
+          w.Run(rows.data() + start, n);
+        }
+        continue;
+      }
       for (auto [start, n] : Chunks(update ? update_bytes : insert_bytes, budget)) {
         auto& ins = c.Cached<records::InsertManyStatement>(
             records::InsertManyStatement::Key(e, n, update), [&] {
@@ -377,6 +402,9 @@ class ShardWriter {
   // into fixed sizes (64/16/4/1) would cost up to 9 statements for the
   // remainder instead of 1.
   static constexpr size_t kMaxRows = 64;
+  // PostgreSQL's array-bound statements serve any row count: the bound is
+  // the client's memory for the array literals (with the byte budget).
+  static constexpr size_t kMaxPgRows = 4096;
   // SQL text and the other values of one row (bucket, version, updated,
   // placeholders or their escaped form).
   static constexpr size_t kRowOverhead = 128;
@@ -399,11 +427,12 @@ class ShardWriter {
   // kMaxRows rows and at most `budget` bytes (a row larger than the budget
   // alone: CheckSize has checked it fits the packet limit by itself).
   static std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<size_t>& bytes,
-                                                       size_t budget) {
+                                                       size_t budget,
+                                                       size_t max_rows = kMaxRows) {
     std::vector<std::pair<size_t, size_t>> out;
     size_t start = 0, n = 0, sum = 0;
     for (size_t i = 0; i < bytes.size(); ++i) {
-      if (n > 0 && (n == kMaxRows || sum + bytes[i] > budget)) {
+      if (n > 0 && (n == max_rows || sum + bytes[i] > budget)) {
         out.emplace_back(start, n);
         start = i;
         n = 0;

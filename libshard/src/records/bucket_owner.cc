@@ -68,7 +68,18 @@ std::string LockSuffix(const backend::Dialect& d, OwnerStatement::Lock lock) {
 MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dialect& d,
                                          OwnerStatement::Lock lock,
                                          const std::string& cluster_id, size_t size)
-    : cluster_id_(cluster_id), buckets_(size), st_(sql) {
+    : cluster_id_(cluster_id), array_(size == 0), buckets_(size), st_(sql) {
+  // Rows come (and are locked) in primary-key order, the same for every
+  // writer.
+  const std::string select =
+      "SELECT bucket, state, peer FROM ls_owner WHERE cluster_id = :c AND bucket ";
+  const std::string order = " ORDER BY bucket" + LockSuffix(d, lock);
+  if (array_) {
+    // PostgreSQL: the buckets bound as one array literal "{1,2,…}".
+    st_ = (sql.prepare << select + "= ANY(CAST(:bs AS integer[]))" + order, soci::into(bucket_),
+           soci::into(state_), soci::into(peer_), soci::use(cluster_id_), soci::use(array_text_));
+    return;
+  }
   std::string in;
   for (size_t i = 0; i < size; ++i) {
     if (i) in += ", ";
@@ -76,11 +87,7 @@ MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dial
     name += std::to_string(i);
     in += name;
   }
-  // Rows come (and are locked) in primary-key order, the same for every
-  // writer.
-  soci::details::prepare_temp_type prep =
-      (sql.prepare << "SELECT bucket, state, peer FROM ls_owner WHERE cluster_id = :c AND "
-                      "bucket IN (" + in + ") ORDER BY bucket" + LockSuffix(d, lock));
+  soci::details::prepare_temp_type prep = (sql.prepare << select + "IN (" + in + ")" + order);
   prep, soci::into(bucket_), soci::into(state_), soci::into(peer_), soci::use(cluster_id_);
   for (int& b : buckets_) prep, soci::use(b);
   st_ = prep;
@@ -88,8 +95,17 @@ MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dial
 
 void MultiOwnerStatement::Run(const std::vector<uint32_t>& buckets,
                               std::vector<std::pair<uint32_t, cluster::BucketOwner>>* out) {
-  for (size_t i = 0; i < buckets_.size(); ++i) {
-    buckets_[i] = static_cast<int>(buckets[std::min(i, buckets.size() - 1)]);
+  if (array_) {
+    array_text_.assign(1, '{');
+    for (size_t i = 0; i < buckets.size(); ++i) {
+      if (i) array_text_ += ',';
+      array_text_ += std::to_string(buckets[i]);
+    }
+    array_text_ += '}';
+  } else {
+    for (size_t i = 0; i < buckets_.size(); ++i) {
+      buckets_[i] = static_cast<int>(buckets[std::min(i, buckets.size() - 1)]);
+    }
   }
   if (!st_.execute(true)) return;
   do {
@@ -101,11 +117,15 @@ std::vector<std::pair<uint32_t, cluster::BucketOwner>> ReadOwners(
     backend::Connection& c, const backend::Dialect& d, const std::string& cluster_id,
     const std::vector<uint32_t>& buckets, OwnerStatement::Lock lock) {
   std::vector<std::pair<uint32_t, cluster::BucketOwner>> found;
+  // PostgreSQL: one array-bound statement for any count (size 0).
+  const bool array = d.backend() == Backend::kPostgres;
   constexpr size_t kMax = MultiOwnerStatement::kSizes[std::size(MultiOwnerStatement::kSizes) - 1];
-  for (size_t start = 0; start < buckets.size(); start += kMax) {
-    const size_t n = std::min(kMax, buckets.size() - start);
-    size_t size = kMax;
+  const size_t max = array ? buckets.size() : kMax;
+  for (size_t start = 0; start < buckets.size(); start += max) {
+    const size_t n = std::min(max, buckets.size() - start);
+    size_t size = array ? 0 : kMax;
     for (size_t s : MultiOwnerStatement::kSizes) {
+      if (array) break;
       if (s >= n) {
         size = s;
         break;
@@ -117,12 +137,17 @@ std::vector<std::pair<uint32_t, cluster::BucketOwner>> ReadOwners(
     });
     st.Run(part, &found);
   }
-  // Padding repeats a bucket: keep one answer per bucket, add the missing.
+  // Padding repeats a bucket: keep one answer per bucket, add the missing
+  // (sorted and searched: a batch's fence may cover hundreds of buckets).
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::pair<uint32_t, cluster::BucketOwner>> out;
+  out.reserve(buckets.size());
   for (uint32_t b : buckets) {
-    auto it = std::find_if(found.begin(), found.end(),
-                           [&](const auto& f) { return f.first == b; });
-    out.emplace_back(b, it == found.end() ? cluster::BucketOwner{} : it->second);
+    auto it = std::lower_bound(found.begin(), found.end(), b,
+                               [](const auto& f, uint32_t x) { return f.first < x; });
+    out.emplace_back(b, it == found.end() || it->first != b ? cluster::BucketOwner{}
+                                                            : it->second);
   }
   return out;
 }
