@@ -46,6 +46,7 @@ WorkloadResult RunPutBatchMultirow(Context& ctx) {
   const std::string backend = ctx.cluster.backend();
   r.unit = "records/s";
   r.b_label = "multi-row upsert";
+  r.compares = compares::kSociParallel;
   r.lat_unit = "batch of " + std::to_string(ctx.scale.batch_size);
   r.note = std::to_string(5 * ctx.scale.batches) +
            " batches a side; new records; baseline: one INSERT … ON CONFLICT / ON DUPLICATE "
@@ -144,6 +145,7 @@ WorkloadResult RunPowersafe(Context& ctx, WorkloadResult (*run)(Context&), bool 
   }
   ctx.cluster.Reopen(libshard::Options());
   r.targets.clear();  // informational: what power safety costs, both sides alike
+  r.more.clear();     // the default run reports the same-parallelism comparison
   std::string note = "Durability::kPowerLoss on both sides (";
   if (backend == "sqlite") {
     note += "SQLite synchronous=FULL: a real fsync of the WAL per commit on this VM's disk";
