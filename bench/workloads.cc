@@ -16,6 +16,7 @@ const std::vector<WorkloadDef>& AllWorkloads() {
       {"put", "put (single record)", true, RunPut},
       {"put_batch", "put batched per shard (PutMany of 1000)", true, RunPutBatch},
       {"get_many", "get_many(100) vs 100 sequential gets", true, RunGetMany},
+      {"get_many_in", "get_many(100) vs hand-written IN per shard", true, RunGetManyIn},
       {"put_index", "put with one index on a separate database", false, RunPutIndex},
       {"query_eq", "index equality query (~10 hits)", false, RunQueryEq},
       {"query_range", "index range query (100 hits)", false, RunQueryRange},
