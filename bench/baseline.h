@@ -178,16 +178,23 @@ class BaselineIndexedTable : public BaselineTable {
 };
 
 // Index queries by hand: SELECT the ids from the index table, then fetch
-// the records per shard and decode them, returned in index order.
+// the records per shard and decode them, returned in index order. Each hit
+// is re-checked against its record (the document's field must still hold
+// the queried value, or lie in the range), as careful hand-written code
+// does so that a dangling index row — left by a crash between the index
+// write and the record's commit — is never returned; libshard re-checks
+// every hit too.
 class BaselineQuery {
  public:
   BaselineQuery(Baseline& b, BaselineTable& table, const std::string& index_db);
-  // WHERE c_city = :v ORDER BY id LIMIT n
-  void Equal(const std::string& table, const std::string& column, const std::string& value,
-             int limit, std::vector<BRecord>* out);
-  // WHERE c_col >= :lo AND c_col < :hi ORDER BY c_col, id LIMIT n
-  void Range(const std::string& table, const std::string& column, int64_t lo, int64_t hi,
-             int limit, std::vector<BRecord>* out);
+  // WHERE c_<column> = :v ORDER BY c_<column>, id LIMIT n; keeps the
+  // records whose string `field` equals `value`.
+  void Equal(const std::string& table, const std::string& column, const std::string& field,
+             const std::string& value, int limit, std::vector<BRecord>* out);
+  // WHERE c_col >= :lo AND c_col < :hi ORDER BY c_col, id LIMIT n; keeps
+  // the records whose integer `field` lies in [lo, hi).
+  void Range(const std::string& table, const std::string& column, const std::string& field,
+             int64_t lo, int64_t hi, int limit, std::vector<BRecord>* out);
 
  private:
   void Fetch(std::vector<BRecord>* out);

@@ -77,7 +77,8 @@ BaselineQuery::BaselineQuery(Baseline& b, BaselineTable& table, const std::strin
     : idx_(b.db(index_db)), table_(table) {}
 
 void BaselineQuery::Equal(const std::string& table, const std::string& column,
-                          const std::string& value, int limit, std::vector<BRecord>* out) {
+                          const std::string& field, const std::string& value, int limit,
+                          std::vector<BRecord>* out) {
   const std::string key = table + "/" + column + "/" + std::to_string(limit);
   auto it = eq_.find(key);
   if (it == eq_.end()) {
@@ -99,10 +100,15 @@ void BaselineQuery::Equal(const std::string& table, const std::string& column,
     } while (st.fetch());
   }
   Fetch(out);
+  std::erase_if(*out, [&](const BRecord& r) {
+    const Document* v = r.doc.Find(field);
+    return v == nullptr || !v->is_string() || v->as_string() != value;
+  });
 }
 
-void BaselineQuery::Range(const std::string& table, const std::string& column, int64_t lo,
-                          int64_t hi, int limit, std::vector<BRecord>* out) {
+void BaselineQuery::Range(const std::string& table, const std::string& column,
+                          const std::string& field, int64_t lo, int64_t hi, int limit,
+                          std::vector<BRecord>* out) {
   const std::string key = table + "/" + column + "/" + std::to_string(limit);
   auto it = range_.find(key);
   if (it == range_.end()) {
@@ -125,6 +131,11 @@ void BaselineQuery::Range(const std::string& table, const std::string& column, i
     } while (st.fetch());
   }
   Fetch(out);
+  std::erase_if(*out, [&](const BRecord& r) {
+    const Document* v = r.doc.Find(field);
+    return v == nullptr || v->type() != Document::Type::kInt || v->as_int() < lo ||
+           v->as_int() >= hi;
+  });
 }
 
 void BaselineQuery::Fetch(std::vector<BRecord>* out) {

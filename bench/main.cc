@@ -37,8 +37,8 @@ struct Flags {
 const char* kUsage =
     "usage: shard-bench [options]\n"
     "  --quick                 small counts, 1-2 rounds (a smoke run, < 1 minute)\n"
-    "  --workloads a,b,c       subset of: get put put_batch get_many put_index query_eq\n"
-    "                          query_range scan index_build writers rebalance\n"
+    "  --workloads a,b,c       subset of: get put put_batch get_many get_many_in put_index\n"
+    "                          query_eq query_range scan index_build writers rebalance\n"
     "                          put_batch_multirow put_powersafe put_batch_powersafe\n"
     "                          (default: all)\n"
     "  --backend B             sqlite | postgres | mariadb | all (default all;\n"

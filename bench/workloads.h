@@ -56,6 +56,7 @@ WorkloadResult RunGet(Context& ctx);
 WorkloadResult RunPut(Context& ctx);
 WorkloadResult RunPutBatch(Context& ctx);
 WorkloadResult RunGetMany(Context& ctx);
+WorkloadResult RunGetManyIn(Context& ctx);
 WorkloadResult RunScan(Context& ctx);
 WorkloadResult RunPutIndex(Context& ctx);
 WorkloadResult RunQueryEq(Context& ctx);

@@ -175,6 +175,40 @@ Status IndexDef::Rows(const Document& doc, std::vector<IndexRow>* rows) const {
   return Status::OK();
 }
 
+Result<bool> IndexDef::Produces(const Document& doc, const IndexRow& row) const {
+  if (problem.ok() && !code && row.size() == columns.size()) {
+    // One value per column: Rows would give at most one row — the converted
+    // values, if every one converts (else no row) and none is too long (else
+    // an error: no row). Array fan-out (or a "[]" path) takes Rows below.
+    bool single = true;
+    bool equal = true;
+    std::vector<const Document*> found;
+    for (size_t c = 0; c < columns.size() && single; ++c) {
+      found.clear();
+      Collect(doc, columns[c].field, &found);
+      if (found.size() != 1) {
+        single = found.empty();  // a missing field: no row, like Rows
+        if (single) return false;
+        break;
+      }
+      std::optional<Document> v = Convert(columns[c], *found[0]);
+      if (!v) return false;  // Rows stops at a column without values
+      if (TooLong(*v)) {
+        // Rows reports it only if every later column has a value; let it.
+        single = false;
+        break;
+      }
+      if (!(*v == row[c])) equal = false;
+    }
+    if (single) return equal;
+  }
+  std::vector<IndexRow> rows;
+  Status s = Rows(doc, &rows);
+  if (s.code() == Code::kInvalidConfig) return s;
+  if (!s.ok()) return false;
+  return std::find(rows.begin(), rows.end(), row) != rows.end();
+}
+
 size_t IndexDef::DatabaseFor(const Document& first) const {
   if (databases.size() <= 1) return 0;
   return router::HashId(first.ToMsgpack(), 0) % databases.size();

@@ -146,45 +146,73 @@ Result<Hit> DecodeCursor(const Plan& plan, std::string_view cursor) {
 
 // --- SQL ---------------------------------------------------------------------
 
+// Where a bound value comes from: a condition's value, or the keyset
+// position's column or id. A cached statement keeps the sources of its
+// placeholders, so a later query of the same shape is bound straight from
+// its plan without building (and hashing) the SQL text again.
+struct Source {
+  enum Kind { kCond, kAfterColumn, kAfterId } kind = kCond;
+  size_t a = 0;  // condition or column position
+  size_t b = 0;  // value position in the condition
+};
+
 // A bound parameter. Kept in a deque so addresses stay put while SOCI holds
 // pointers to them.
 struct Param {
   ColumnType type = ColumnType::kString;
+  Source source;
   long long i = 0;
   double d = 0;
   int b = 0;
   std::string s;
 };
 
+// Copies the value `p.source` names in `plan` / `after` into `p`.
+void Load(const Dialect& d, const Plan& plan, const std::optional<Hit>& after, Param& p) {
+  const Source& src = p.source;
+  if (src.kind == Source::kAfterId) {
+    p.s = d.EncodeBytes(after->id);
+    return;
+  }
+  const Document& v =
+      src.kind == Source::kCond ? plan.conds[src.a].values[src.b] : after->row[src.a];
+  switch (p.type) {
+    case ColumnType::kInt: p.i = v.as_int(); break;
+    case ColumnType::kFloat: p.d = v.as_double(); break;
+    case ColumnType::kBool: p.b = v.as_bool() ? 1 : 0; break;
+    case ColumnType::kString:
+    case ColumnType::kBytes: p.s = d.EncodeBytes(v.as_string()); break;
+  }
+}
+
+// Builds the SQL text of a query shape, numbering placeholders in text
+// order and recording where each one's value comes from.
 class SqlBuilder {
  public:
   SqlBuilder(const Dialect& d, const IndexDef& def) : d_(d), def_(def) {}
 
-  // A fresh placeholder bound to `v` (of column type `type`).
-  std::string Bind(ColumnType type, const Document& v) {
-    std::string name = "p" + std::to_string(params_.size());
+  // A fresh placeholder of column type `type`, bound to `source`.
+  std::string Bind(ColumnType type, Source source) {
+    // Not "p" + to_string(…): GCC 12's -Wrestrict false positive.
+    std::string name = std::to_string(params_.size());
+    name.insert(0, 1, 'p');
     Param p;
     p.type = type;
-    switch (type) {
-      case ColumnType::kInt: p.i = v.as_int(); break;
-      case ColumnType::kFloat: p.d = v.as_double(); break;
-      case ColumnType::kBool: p.b = v.as_bool() ? 1 : 0; break;
-      case ColumnType::kString:
-      case ColumnType::kBytes: p.s = d_.EncodeBytes(v.as_string()); break;
-    }
+    p.source = source;
     params_.push_back(std::move(p));
-    return type == ColumnType::kString || type == ColumnType::kBytes ? d_.BytesParam(name)
-                                                                      : ":" + std::move(name);
+    if (type == ColumnType::kString || type == ColumnType::kBytes) return d_.BytesParam(name);
+    name.insert(0, 1, ':');
+    return name;
   }
-  std::string BindColumn(size_t column, const Document& v) {
-    return Bind(def_.columns[column].type, v);
+  std::string BindCond(const Cond& cond, size_t cond_pos, size_t value_pos) {
+    return Bind(def_.columns[cond.column].type, Source{Source::kCond, cond_pos, value_pos});
   }
-  std::string BindId(const std::string& id) {
-    return Bind(ColumnType::kBytes, Document::FromBytes(id));
+  std::string BindAfter(int k) {  // k < 0: the id
+    return k < 0 ? Bind(ColumnType::kBytes, Source{Source::kAfterId, 0, 0})
+                 : Bind(def_.columns[k].type, Source{Source::kAfterColumn, size_t(k), 0});
   }
 
   std::deque<Param>& params() { return params_; }
-  size_t size() const { return params_.size(); }
 
  private:
   const Dialect& d_;
@@ -192,21 +220,114 @@ class SqlBuilder {
   std::deque<Param> params_;
 };
 
+// The keyset condition "key > after" (or < for descending), as a leading
+// bound on the first key column (so every backend can range-scan) ANDed
+// with the exact lexicographic OR-chain. Placeholders appear in text order.
+std::string KeysetCondition(const Plan& plan, SqlBuilder* b) {
+  const IndexDef& def = *plan.def;
+  const char* strict = plan.desc ? " < " : " > ";
+  const char* loose = plan.desc ? " <= " : " >= ";
+  // The key as (column SQL, column position or -1 for the id).
+  std::vector<int> key(plan.key.begin(), plan.key.end());
+  key.push_back(-1);
+  auto col = [&](int k) { return k < 0 ? std::string("id") : ColumnName(def.columns[k]); };
+  auto bind = [&](int k) { return b->BindAfter(k); };
+  std::string lead = col(key[0]) + loose + bind(key[0]);
+  std::function<std::string(size_t)> chain = [&](size_t i) -> std::string {
+    if (i + 1 == key.size()) return col(key[i]) + strict + bind(key[i]);
+    std::string greater = col(key[i]) + strict + bind(key[i]);
+    std::string equal = col(key[i]) + " = " + bind(key[i]);
+    std::string rest = chain(i + 1);
+    return "(" + greater + " OR (" + equal + " AND " + rest + "))";
+  };
+  return lead + " AND " + chain(0);
+}
+
+// The SELECT of one batch: conditions, keyset position (with `after`),
+// order key, LIMIT `batch`.
+std::string QuerySql(const Dialect& d, const Plan& plan, bool after, size_t batch,
+                     SqlBuilder* b) {
+  const IndexDef& def = *plan.def;
+  RowSlots slots(d, def);
+  std::string sql = "SELECT ";
+  for (size_t k = 0; k < def.columns.size(); ++k) sql += slots.Select(k) + ", ";
+  sql += d.BytesColumn("id") + " FROM " + def.Table();
+  std::vector<std::string> where;
+  for (size_t i = 0; i < plan.conds.size(); ++i) {
+    const Cond& cond = plan.conds[i];
+    const std::string column = ColumnName(def.columns[cond.column]);
+    switch (cond.op) {
+      case Op::kEq: where.push_back(column + " = " + b->BindCond(cond, i, 0)); break;
+      case Op::kNe: where.push_back(column + " <> " + b->BindCond(cond, i, 0)); break;
+      case Op::kLt: where.push_back(column + " < " + b->BindCond(cond, i, 0)); break;
+      case Op::kLe: where.push_back(column + " <= " + b->BindCond(cond, i, 0)); break;
+      case Op::kGt: where.push_back(column + " > " + b->BindCond(cond, i, 0)); break;
+      case Op::kGe: where.push_back(column + " >= " + b->BindCond(cond, i, 0)); break;
+      case Op::kIn: {
+        std::string list;
+        for (size_t v = 0; v < cond.values.size(); ++v) {
+          list += (list.empty() ? "" : ", ") + b->BindCond(cond, i, v);
+        }
+        where.push_back(column + " IN (" + list + ")");
+        break;
+      }
+    }
+  }
+  if (after) where.push_back(KeysetCondition(plan, b));
+  for (size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+  const char* dir = plan.desc ? " DESC" : " ASC";
+  sql += " ORDER BY ";
+  for (size_t k : plan.key) sql += ColumnName(def.columns[k]) + dir + ", ";
+  sql += std::string("id") + dir + " LIMIT " + std::to_string(batch);
+  return sql;
+}
+
+// Names the SQL text QuerySql builds, without building it: the definition
+// (table and shape), direction, keyset or not, batch, order key and each
+// condition's column, operator and value count.
+std::string ShapeKey(const Plan& plan, bool after, size_t batch) {
+  std::string key = "idx.query:";
+  key += plan.def->cache_key;
+  key += plan.desc ? "\nD" : "\nA";
+  key += after ? 'K' : '-';
+  key += std::to_string(batch);
+  for (size_t k : plan.key) {
+    key += ',';
+    key += std::to_string(k);
+  }
+  for (const Cond& c : plan.conds) {
+    key += ';';
+    key += std::to_string(c.column);
+    key += static_cast<char>('a' + static_cast<int>(c.op));
+    if (c.op == Op::kIn) key += std::to_string(c.values.size());
+  }
+  return key;
+}
+
+// Placeholders of the shape: one per condition value, 2 per key column
+// (the id included) for the keyset condition.
+size_t ParamCount(const Plan& plan, bool after) {
+  size_t n = 0;
+  for (const Cond& c : plan.conds) n += c.values.size();
+  return n + (after ? 2 * (plan.key.size() + 1) : 0);
+}
+
 // One query shape prepared on one connection: it owns the buffers its
 // placeholders and result columns are bound to, so a repeated query only
 // copies new values in and executes (preparing costs more than a small
 // indexed SELECT itself on SQLite). Usually cached in the connection.
 class PreparedQuery : public backend::Prepared {
  public:
-  PreparedQuery(soci::session& sql, const Dialect& d, const IndexDef& def, const std::string& text,
-              SqlBuilder* b)
-      : slots_(d, def), params_(b->params().size()) {
+  PreparedQuery(soci::session& sql, const Dialect& d, const Plan& plan, bool after,
+                size_t batch)
+      : slots_(d, *plan.def) {
+    SqlBuilder b(d, *plan.def);
+    const std::string text = QuerySql(d, plan, after, batch, &b);
+    params_ = std::move(b.params());
     soci::details::prepare_temp_type prep = (sql.prepare << text);
     slots_.BindInto(prep);
     prep, soci::into(id_);
-    for (size_t i = 0; i < params_.size(); ++i) {
-      Param& p = params_[i];
-      p.type = b->params()[i].type;
+    for (Param& p : params_) {
       switch (p.type) {  // bound to our own buffer; Run copies values in
         case ColumnType::kInt: prep, soci::use(p.i); break;
         case ColumnType::kFloat: prep, soci::use(p.d); break;
@@ -218,16 +339,10 @@ class PreparedQuery : public backend::Prepared {
     st_ = std::make_unique<soci::statement>(prep);
   }
 
-  // Runs with the values of `b` (same text, hence same placeholders).
-  void Run(const Dialect& d, SqlBuilder& b, std::vector<Hit>* out) {
-    for (size_t i = 0; i < params_.size(); ++i) {
-      Param& dst = params_[i];
-      Param& src = b.params()[i];
-      dst.i = src.i;
-      dst.d = src.d;
-      dst.b = src.b;
-      dst.s.swap(src.s);
-    }
+  // Runs with the values of `plan` and `after` (the shape it was made for).
+  void Run(const Dialect& d, const Plan& plan, const std::optional<Hit>& after,
+           std::vector<Hit>* out) {
+    for (Param& p : params_) Load(d, plan, after, p);
     st_->execute(false);
     while (st_->fetch()) {
       Hit hit;
@@ -249,80 +364,24 @@ class PreparedQuery : public backend::Prepared {
 constexpr size_t kMaxCachedParams = 32;
 constexpr size_t kMaxCachedStatements = 1000;
 
-// The keyset condition "key > after" (or < for descending), as a leading
-// bound on the first key column (so every backend can range-scan) ANDed
-// with the exact lexicographic OR-chain. Placeholders appear in text order.
-std::string KeysetCondition(const Plan& plan, const Hit& after, SqlBuilder* b) {
-  const IndexDef& def = *plan.def;
-  const char* strict = plan.desc ? " < " : " > ";
-  const char* loose = plan.desc ? " <= " : " >= ";
-  // The key as (column SQL, column position or -1 for the id).
-  std::vector<int> key(plan.key.begin(), plan.key.end());
-  key.push_back(-1);
-  auto col = [&](int k) { return k < 0 ? std::string("id") : ColumnName(def.columns[k]); };
-  auto bind = [&](int k) { return k < 0 ? b->BindId(after.id) : b->BindColumn(k, after.row[k]); };
-  std::string lead = col(key[0]) + loose + bind(key[0]);
-  std::function<std::string(size_t)> chain = [&](size_t i) -> std::string {
-    if (i + 1 == key.size()) return col(key[i]) + strict + bind(key[i]);
-    std::string greater = col(key[i]) + strict + bind(key[i]);
-    std::string equal = col(key[i]) + " = " + bind(key[i]);
-    std::string rest = chain(i + 1);
-    return "(" + greater + " OR (" + equal + " AND " + rest + "))";
-  };
-  return lead + " AND " + chain(0);
-}
-
 // Reads up to `batch` index rows of one database after `after`, in order.
 Status ReadBatch(cluster::Cluster& cluster, const Plan& plan, ConnectionPool& pool,
                  const std::optional<Hit>& after, size_t batch, std::vector<Hit>* out) {
-  const IndexDef& def = *plan.def;
   return cluster.WithConnection(pool, "query", cluster::Cluster::Retry::kReadOnly,
                               [&](Connection& c) {
     out->clear();
     const Dialect& d = pool.dialect();
-    RowSlots slots(d, def);
-    SqlBuilder b(d, def);
-    std::string sql = "SELECT ";
-    for (size_t k = 0; k < def.columns.size(); ++k) sql += slots.Select(k) + ", ";
-    sql += d.BytesColumn("id") + " FROM " + def.Table();
-    std::vector<std::string> where;
-    for (const Cond& cond : plan.conds) {
-      const std::string column = ColumnName(def.columns[cond.column]);
-      switch (cond.op) {
-        case Op::kEq: where.push_back(column + " = " + b.BindColumn(cond.column, cond.values[0])); break;
-        case Op::kNe: where.push_back(column + " <> " + b.BindColumn(cond.column, cond.values[0])); break;
-        case Op::kLt: where.push_back(column + " < " + b.BindColumn(cond.column, cond.values[0])); break;
-        case Op::kLe: where.push_back(column + " <= " + b.BindColumn(cond.column, cond.values[0])); break;
-        case Op::kGt: where.push_back(column + " > " + b.BindColumn(cond.column, cond.values[0])); break;
-        case Op::kGe: where.push_back(column + " >= " + b.BindColumn(cond.column, cond.values[0])); break;
-        case Op::kIn: {
-          std::string list;
-          for (const Document& v : cond.values) {
-            list += (list.empty() ? "" : ", ") + b.BindColumn(cond.column, v);
-          }
-          where.push_back(column + " IN (" + list + ")");
-          break;
-        }
-      }
+    if (ParamCount(plan, after.has_value()) > kMaxCachedParams) {
+      PreparedQuery(c.sql(), d, plan, after.has_value(), batch).Run(d, plan, after, out);
+      return Status::OK();  // used once
     }
-    if (after) where.push_back(KeysetCondition(plan, *after, &b));
-    for (size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
-    const char* dir = plan.desc ? " DESC" : " ASC";
-    sql += " ORDER BY ";
-    for (size_t k : plan.key) sql += ColumnName(def.columns[k]) + dir + ", ";
-    sql += std::string("id") + dir + " LIMIT " + std::to_string(batch);
-
     // A backstop for workloads with very many query shapes: start over
     // rather than let one connection hold thousands of statements.
     if (c.cached_count() > kMaxCachedStatements) c.ForgetStatements();
-    if (b.size() > kMaxCachedParams) {
-      PreparedQuery(c.sql(), d, def, sql, &b).Run(d, b, out);  // used once
-      return Status::OK();
-    }
-    const std::string key = "idx.query:" + def.cache_key + "\n" + sql;
-    PreparedQuery& q = c.Cached<PreparedQuery>(
-        key, [&] { return std::make_unique<PreparedQuery>(c.sql(), d, def, sql, &b); });
-    q.Run(d, b, out);
+    PreparedQuery& q = c.Cached<PreparedQuery>(ShapeKey(plan, after.has_value(), batch), [&] {
+      return std::make_unique<PreparedQuery>(c.sql(), d, plan, after.has_value(), batch);
+    });
+    q.Run(d, plan, after, out);
     return Status::OK();
   });
 }
@@ -394,20 +453,14 @@ Status Recheck(cluster::Cluster& cluster, const Plan& plan, const std::vector<Hi
   std::unordered_map<std::string_view, Record*> by_id;
   for (Record& r : *records) by_id.emplace(r.id, &r);
   std::vector<Record*> kept;  // per surviving hit; moved out at the end
-  std::unordered_map<std::string_view, std::vector<IndexRow>> rows_of;
   for (const Hit& h : candidates) {
     auto it = by_id.find(h.id);
     if (it == by_id.end()) continue;  // record gone: dangling row
-    auto [rows, fresh] = rows_of.try_emplace(it->first);
-    if (fresh) {
-      Status s = plan.def->Rows(it->second->doc, &rows->second);
-      // A code index whose map function this process lacks cannot check
-      // anything; any other failure means the record produces no row.
-      if (s.code() == Code::kInvalidConfig) return s;
-      if (!s.ok()) rows->second.clear();
-    }
-    const std::vector<IndexRow>& produced = rows->second;
-    if (std::find(produced.begin(), produced.end(), h.row) == produced.end()) continue;  // stale
+    // A code index whose map function this process lacks cannot check
+    // anything (an error); a record whose rows fail produces none.
+    Result<bool> produced = plan.def->Produces(it->second->doc, h.row);
+    if (!produced.ok()) return produced.status();
+    if (!*produced) continue;  // stale
     if (!Matches(plan, h.row)) continue;
     kept.push_back(it->second);
   }

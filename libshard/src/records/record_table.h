@@ -205,10 +205,13 @@ class DeleteManyStatement : public backend::Prepared {
 // Several ids in one query: WHERE id IN (…), each row with its bucket's
 // ownership state (fenced like GetStatement). Statements are prepared for a
 // few fixed sizes and padded by repeating the last id, so any request size
-// reuses a handful of prepared statements.
+// reuses a handful of prepared statements. Exact up to 8 — a query's
+// re-check fetches a few hits per shard, and each padded id costs a bind
+// and an IN-list entry — then at most a third padding.
 class MultiGetStatement : public backend::Prepared {
  public:
-  static constexpr size_t kSizes[] = {1, 4, 8, 16, 32, 64, 128, 256};
+  static constexpr size_t kSizes[] = {1,  2,  3,  4,  5,  6,  7,   8,   12,
+                                      16, 24, 32, 48, 64, 96, 128, 192, 256};
   MultiGetStatement(soci::session& sql, const backend::Dialect& d,
                     std::string_view entity, size_t size, const std::string& cluster_id);
   // Appends the found rows of owned buckets (in no particular order) to
