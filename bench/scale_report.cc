@@ -34,7 +34,12 @@ std::string ScaleMarkdown(const std::vector<SizePoint>& sizes, const std::vector
     << info.cpu << ", " << F(info.elapsed_s, 0) << " s; load average at start `"
     << info.load_start << "`, at end `" << info.load_end << "`. " << info.get_ops
     << " gets and " << info.put_ops << " puts per size, loaded by PutMany of " << info.batch
-    << " (" << info.load_retries << " batches rolled back and run again).\n\n";
+    << " (" << info.load_retries << " batches rolled back and run again).";
+  if (!info.reused.empty()) {
+    s << " Sizes without a load rate were measured on the cluster loaded by an earlier run: "
+      << info.reused << ".";
+  }
+  s << "\n\n";
   s << "### Point get and single put against records (SQLite, 4 shards)\n\n";
   s << "| records | get p50 µs | get p99 µs | get CPU µs/op | put p50 µs | put p99 µs | put CPU "
        "µs/op | shard files (4, after checkpoint) | WAL before checkpoint | B-tree depth s0: table "
@@ -45,7 +50,7 @@ std::string ScaleMarkdown(const std::vector<SizePoint>& sizes, const std::vector
       << F(p.get_cpu_us) << " | " << F(p.put.p50) << " | " << F(p.put.p99) << " | "
       << F(p.put_cpu_us) << " | " << MiB(p.db_bytes) << " MiB | " << MiB(p.wal_bytes)
       << " MiB | " << p.table_depth << " / " << p.id_index_depth << " | "
-      << F(p.load_rps, 0) << " |\n";
+      << (p.load_rps > 0 ? F(p.load_rps, 0) : std::string("–")) << " |\n";
   }
   s << "\n### Process memory against shards open (SQLite)\n\n";
   s << "| shards | VmRSS before Open | after Open | after gets + puts on every shard | VmHWM | "

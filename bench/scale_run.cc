@@ -15,7 +15,11 @@
 //
 //   shard-scale [--sizes 10000,100000,1000000,10000000] [--shards 4,16,64]
 //               [--get-ops 5000] [--put-ops 3000] [--batch 5000]
-//               [--dir DIR] [--out-dir DIR] [--keep]
+//               [--dir DIR] [--out-dir DIR] [--keep] [--reuse DIR N]
+//
+// --reuse DIR N: the sizes >= N are measured on the 4-shard cluster in DIR
+// (a --keep'd grow/ directory of an earlier run, holding N records), so a
+// 10M load need not be redone; the table shows no load rate for them.
 #include <soci/soci.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -176,7 +180,8 @@ int BtreeDepth(soci::session& sql, const std::string& name) {
 }
 
 void MeasureSize(libshard::Store& store, const std::string& dir, size_t records,
-                 size_t get_ops, size_t put_ops, uint64_t* put_counter, SizePoint* p) {
+                 size_t get_ops, size_t put_ops, uint64_t put_stream, uint64_t* put_counter,
+                 SizePoint* p) {
   p->records = records;
   Rng rng(0x5ca1e + records);
   // Warm-up (untimed): the statement caches and the top of each B-tree.
@@ -190,7 +195,7 @@ void MeasureSize(libshard::Store& store, const std::string& dir, size_t records,
   });
   const libshard::Document doc = MakeDoc(records, 1000);
   p->put = Time(put_ops, &p->put_cpu_us, [&](size_t) {
-    auto v = store.Put(kEntity, MakeId(kPutStream, (*put_counter)++), doc);
+    auto v = store.Put(kEntity, MakeId(put_stream, (*put_counter)++), doc);
     if (!v.ok()) Die("Put: " + v.status().ToString());
   });
   // Sizes: the WAL as the run left it, then the main files after a
@@ -261,17 +266,12 @@ int RssInit(int shards, const std::string& dir) {
   return 0;
 }
 
-std::string SelfExe() {
-  std::error_code ec;
-  std::string p = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  if (ec) Die("cannot read /proc/self/exe");
-  return p;
-}
-
 RssPoint MeasureRss(int shards, const std::string& base) {
   const std::string dir = base + "/rss" + std::to_string(shards);
   std::filesystem::create_directories(dir);
-  const std::string exe = SelfExe();
+  // Not the resolved path: /proc/self/exe still runs this binary after it
+  // was rebuilt (the link then reads "… (deleted)").
+  const std::string exe = "/proc/self/exe";
   if (std::system((exe + " --rss-init " + std::to_string(shards) + " " + dir).c_str()) != 0) {
     Die("--rss-init failed");
   }
@@ -331,6 +331,8 @@ int main(int argc, char** argv) {
   std::string parent = tmp && *tmp ? tmp : "/tmp";
   std::string out_dir = "scale-out";
   bool keep = false;
+  std::string reuse_dir;      // --reuse DIR N: sizes >= N are measured on
+  size_t reuse_records = 0;   // the cluster in DIR, already loaded with N
   ScaleInfo info;
   for (int i = 0; i < argc; ++i) info.command += (i ? " " : "") + std::string(argv[i]);
   for (int i = 1; i < argc; ++i) {
@@ -347,6 +349,10 @@ int main(int argc, char** argv) {
     else if (a == "--dir") parent = next();
     else if (a == "--out-dir") out_dir = next();
     else if (a == "--keep") keep = true;
+    else if (a == "--reuse") {
+      reuse_dir = next();
+      reuse_records = std::stoull(next());
+    }
     else Die("unknown flag " + a);
   }
   std::sort(sizes.begin(), sizes.end());
@@ -363,19 +369,29 @@ int main(int argc, char** argv) {
 
   std::vector<SizePoint> points;
   {
-    const std::string grow = dir + "/grow";
+    std::string grow = dir + "/grow";
     std::filesystem::create_directories(grow);
     std::unique_ptr<libshard::Store> store = InitAndOpen(MakeConfig(grow, 4));
     size_t loaded = 0;
-    uint64_t put_counter = 0;
+    uint64_t put_counter = 0, put_stream = kPutStream;
     for (size_t n : sizes) {
+      if (!reuse_dir.empty() && n >= reuse_records && grow != reuse_dir) {
+        // From here on: the cluster an earlier run loaded (its records
+        // 0..reuse_records-1 of the load stream; new puts in a new stream).
+        store.reset();
+        grow = reuse_dir;
+        store = InitAndOpen(MakeConfig(grow, 4));
+        loaded = reuse_records;
+        put_stream = kPutStream + 1 + static_cast<uint64_t>(std::time(nullptr) % 1000000);
+        put_counter = 0;
+      }
       SizePoint p;
       const Clock::time_point l0 = Clock::now();
       Load(*store, loaded, n, batch);
       p.load_s = Since(l0);
-      p.load_rps = p.load_s > 0 ? static_cast<double>(n - loaded) / p.load_s : 0;
+      p.load_rps = n > loaded && p.load_s > 0 ? static_cast<double>(n - loaded) / p.load_s : 0;
       loaded = n;
-      MeasureSize(*store, grow, n, get_ops, put_ops, &put_counter, &p);
+      MeasureSize(*store, grow, n, get_ops, put_ops, put_stream, &put_counter, &p);
       std::cerr << "shard-scale: " << n << " records: load " << p.load_s << " s, get p50/p99 "
                 << p.get.p50 << "/" << p.get.p99 << " us, put " << p.put.p50 << "/" << p.put.p99
                 << " us, db " << p.db_bytes / 1048576 << " MiB, depth " << p.table_depth << "/"
@@ -392,6 +408,7 @@ int main(int argc, char** argv) {
   info.elapsed_s = Since(t0);
   info.load_end = ReadLine("/proc/loadavg");
   info.load_retries = g_load_retries;
+  if (!reuse_dir.empty()) info.reused = reuse_dir + " (" + std::to_string(reuse_records) + " records)";
   std::filesystem::create_directories(out_dir);
   const std::string md = ScaleMarkdown(points, rss, info);
   std::ofstream(out_dir + "/scale.md") << md;

@@ -42,7 +42,8 @@ struct ScaleInfo {
   int nproc = 0;
   double elapsed_s = 0;
   size_t get_ops = 0, put_ops = 0, batch = 0;
-  int load_retries = 0;  // PutMany batches rolled back (lease) and run again
+  int load_retries = 0;
+  std::string reused;    // --reuse: the cluster the largest sizes were measured on  // PutMany batches rolled back (lease) and run again
 };
 
 std::string ScaleMarkdown(const std::vector<SizePoint>& sizes, const std::vector<RssPoint>& rss,
