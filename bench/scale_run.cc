@@ -52,6 +52,9 @@ constexpr const char* kEntity = "rec";
 constexpr uint64_t kLoadStream = 1;  // ids of the loaded records
 constexpr uint64_t kPutStream = 2;   // ids of the measured new records
 int g_load_retries = 0;              // PutMany batches run again (see Load)
+// This binary, resolved at start: a rebuild during a long run replaces the
+// file, and /proc/self/exe then reads "… (deleted)".
+std::string g_exe;
 
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "shard-scale: " << what << "\n";
@@ -269,9 +272,7 @@ int RssInit(int shards, const std::string& dir) {
 RssPoint MeasureRss(int shards, const std::string& base) {
   const std::string dir = base + "/rss" + std::to_string(shards);
   std::filesystem::create_directories(dir);
-  // Not the resolved path: /proc/self/exe still runs this binary after it
-  // was rebuilt (the link then reads "… (deleted)").
-  const std::string exe = "/proc/self/exe";
+  const std::string exe = "'" + g_exe + "'";
   if (std::system((exe + " --rss-init " + std::to_string(shards) + " " + dir).c_str()) != 0) {
     Die("--rss-init failed");
   }
@@ -322,6 +323,11 @@ std::string CpuModel() {
 
 int main(int argc, char** argv) {
   using namespace bench;
+  {
+    std::error_code ec;
+    g_exe = std::filesystem::canonical("/proc/self/exe", ec).string();
+    if (ec) Die("cannot resolve /proc/self/exe");
+  }
   if (argc == 4 && std::string(argv[1]) == "--rss-child") return RssChild(std::atoi(argv[2]), argv[3]);
   if (argc == 4 && std::string(argv[1]) == "--rss-init") return RssInit(std::atoi(argv[2]), argv[3]);
   std::vector<size_t> sizes = {10000, 100000, 1000000, 10000000};
