@@ -81,21 +81,27 @@ void WriteScaleSvg(const std::string& path, const std::vector<SizePoint>& sizes,
     ymax = std::max({ymax, p.get.p99, p.put.p99});
   }
   if (xmax <= xmin) xmax = xmin + 1;
-  ymax = std::ceil(ymax / 50.0) * 50.0;
+  // Log y too: a p99 can be 100 × the p50 (a checkpoint, a preempted thread).
+  double ymin = 1e9;
+  for (const SizePoint& p : sizes) ymin = std::min({ymin, p.get.p50, p.put.p50});
+  const double lo = std::floor(std::log10(std::max(ymin, 0.1)));
+  const double hi = std::max(lo + 1, std::ceil(std::log10(ymax)));
   auto X = [&](double records) {
     return px0 + (std::log10(records) - xmin) / (xmax - xmin) * pw;
   };
-  auto Y = [&](double us) { return py0 + ph - us / ymax * ph; };
+  auto Y = [&](double us) {
+    return py0 + ph - (std::log10(std::max(us, 0.1)) - lo) / (hi - lo) * ph;
+  };
   s << "<text x='" << px0 << "' y='25' font-size='13'>Point get and single put, SQLite 4 shards:"
-       " latency vs records (log x)</text>\n";
+       " latency vs records (log-log)</text>\n";
   s << "<line x1='" << px0 << "' y1='" << py0 + ph << "' x2='" << px0 + pw << "' y2='"
     << py0 + ph << "' stroke='black'/><line x1='" << px0 << "' y1='" << py0 << "' x2='" << px0
     << "' y2='" << py0 + ph << "' stroke='black'/>\n";
-  for (int t = 0; t <= 5; ++t) {
-    const double v = ymax * t / 5;
+  for (double e = lo; e <= hi; e += 1) {
+    const double v = std::pow(10.0, e);
     s << "<line x1='" << px0 << "' y1='" << Y(v) << "' x2='" << px0 + pw << "' y2='" << Y(v)
       << "' stroke='#ddd'/><text x='" << px0 - 5 << "' y='" << Y(v) + 4
-      << "' text-anchor='end'>" << F(v, 0) << "</text>\n";
+      << "' text-anchor='end'>" << F(v, v < 1 ? 1 : 0) << "</text>\n";
   }
   for (const SizePoint& p : sizes) {
     s << "<text x='" << X(static_cast<double>(p.records)) << "' y='" << py0 + ph + 16
@@ -104,7 +110,7 @@ void WriteScaleSvg(const std::string& path, const std::vector<SizePoint>& sizes,
   s << "<text x='" << px0 + pw / 2 << "' y='" << py0 + ph + 34
     << "' text-anchor='middle'>records in the cluster</text>\n<text x='18' y='" << py0 + ph / 2
     << "' transform='rotate(-90 18 " << py0 + ph / 2 << ")' text-anchor='middle'>µs per "
-    << "operation</text>\n";
+    << "operation (log)</text>\n";
   struct Series {
     const char* name;
     const char* color;
