@@ -8,7 +8,7 @@
 // busy-handler sleep, fsync; involuntary: preempted), and per thread the
 // CPU it got.
 //
-//   shard-writers-probe THREADS OPS [DIR]
+//   [SHARDS=4] shard-writers-probe THREADS OPS [DIR]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -69,7 +69,13 @@ int main(int argc, char** argv) {
 
   libshard::ClusterConfig c;
   c.catalog = "catalog";
-  for (const char* name : {"catalog", "s0", "s1", "s2", "s3"}) {
+  // SHARDS=N (default 4): SHARDS=1 makes every put of 2 threads collide,
+  // which isolates the lock hand-off.
+  const char* shards_env = std::getenv("SHARDS");
+  const int shards = shards_env ? std::atoi(shards_env) : 4;
+  std::vector<std::string> names = {"catalog"};
+  for (int i = 0; i < shards; ++i) names.push_back(std::string("s").append(std::to_string(i)));
+  for (const std::string& name : names) {
     libshard::DatabaseConfig d;
     d.name = name;
     d.url = "sqlite3://db=" + dir + "/" + name + ".db";
