@@ -15,6 +15,7 @@
 
 #include "backend/dialect.h"
 #include "backend/session.h"
+#include "backend/write_signal.h"
 #include "libshard/status.h"
 
 namespace soci {
@@ -50,13 +51,19 @@ class Connection {
 
   // State of the SQLite busy handler (see connection.cc): how long a
   // statement may wait for a lock and when the current wait began.
+  // `signal`: the file's WriteSignal (write_signal.h), null for an
+  // in-memory database; `seen`: its generation when the current write
+  // transaction began.
   struct BusyWait {
     int timeout_ms = 0;
     std::chrono::steady_clock::time_point began{};
+    std::shared_ptr<WriteSignal> signal;
+    uint64_t seen = 0;
   };
   BusyWait& busy_wait() { return busy_; }
-  // SQLite only: replaces SQLite's sleeping busy timeout with a polling
-  // handler, and turns on extended result codes (so a UNIQUE failure is
+  // SQLite only: replaces SQLite's sleeping busy timeout with a handler
+  // that waits for this process's next release of the file's write lock
+  // (WriteSignal) or polls, and turns on extended result codes (so a UNIQUE failure is
   // told apart from NOT NULL or CHECK; backend/errors.cc).
   void ConfigureSqlite(int busy_timeout_ms);
 
