@@ -9,6 +9,9 @@
 //     first and the last progress callback / the time between them (this
 //     leaves out the lease wait of ~3.5 s that precedes the backfill, and
 //     the first chunk).
+//     backfill_cpu_us_per_record: the builder thread's CPU time (user +
+//     system, getrusage RUSAGE_THREAD) over the same window, per record —
+//     unlike the rate, robust to other processes taking the cores.
 //  2. bldw<r>: a writer thread puts new records continuously: for
 //     build_phase_seconds before the build, during it, and for
 //     build_phase_seconds after it. "During" counts the puts completed in
@@ -17,6 +20,8 @@
 //     exactly as during the build — so the ratio isolates the build's cost.
 //     The rate before the build (no index at all) is reported as
 //     puts_before_rps for context.
+#include <sys/resource.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -31,8 +36,17 @@ namespace {
 using libshard::Document;
 using libshard::Id;
 
+// CPU time of the calling thread (the backfill runs on it), in seconds.
+double ThreadCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 struct BuildRun {
   double backfill_rps = 0;
+  double cpu_us_per_record = 0;  // the builder thread's CPU (user + system)
   Clock::time_point first, last;  // first and last progress callback
   uint64_t scanned = 0;
 };
@@ -41,13 +55,14 @@ BuildRun Build(Context& ctx, const std::string& entity, int chunk, double duty) 
   struct Tick {
     Clock::time_point t;
     uint64_t scanned;
+    double cpu;
   };
   std::vector<Tick> ticks;
   libshard::BuildOptions options;
   options.chunk = chunk;
   options.duty = duty;
   options.progress = [&](const libshard::IndexStatus& st) {
-    ticks.push_back({Clock::now(), st.records_scanned});
+    ticks.push_back({Clock::now(), st.records_scanned, ThreadCpuSeconds()});
   };
   libshard::Status s = ctx.store().BuildIndex(entity, "by_city", options);
   if (!s.ok()) throw Skip("skipped: Store::BuildIndex failed: " + s.ToString());
@@ -59,6 +74,9 @@ BuildRun Build(Context& ctx, const std::string& entity, int chunk, double duty) 
   double secs = Seconds(run.first, run.last);
   run.backfill_rps =
       secs > 0 ? static_cast<double>(ticks.back().scanned - ticks.front().scanned) / secs : 0;
+  const uint64_t records = ticks.back().scanned - ticks.front().scanned;
+  run.cpu_us_per_record =
+      records > 0 ? (ticks.back().cpu - ticks.front().cpu) * 1e6 / static_cast<double>(records) : 0;
   return run;
 }
 
@@ -106,6 +124,7 @@ WorkloadResult RunIndexBuild(Context& ctx) {
     Preload(ctx, plain, 50 + static_cast<uint64_t>(round), n, cities);
     BuildRun alone = Build(ctx, plain, ctx.scale.build_chunk, 1.0);
     r.metrics["backfill_rps"].push_back(alone.backfill_rps);
+    r.metrics["backfill_cpu_us_per_record"].push_back(alone.cpu_us_per_record);
     CheckBuilt(ctx, plain, n / cities);
 
     // 2. The build with a writer.

@@ -297,6 +297,27 @@ IndexDef FromConfig(const EntityConfig& entity, const IndexConfig& index) {
   return def;
 }
 
+int CompareValues(const Document& a, const Document& b) {
+  switch (a.type()) {
+    case Document::Type::kInt: {
+      int64_t x = a.as_int(), y = b.as_int();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case Document::Type::kDouble: {
+      double x = a.as_double(), y = b.as_double();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case Document::Type::kBool: {
+      int x = a.as_bool() ? 1 : 0, y = b.as_bool() ? 1 : 0;
+      return x - y;
+    }
+    default: {
+      int c = a.as_string().compare(b.as_string());
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+  }
+}
+
 std::string EncodeRow(const IndexRow& row) { return Document(Document::Array(row)).ToMsgpack(); }
 
 std::string EncodeHit(const IndexRow& row, std::string_view id) {

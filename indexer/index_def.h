@@ -77,6 +77,11 @@ IndexDef FromConfig(const EntityConfig& entity, const IndexConfig& index);
 // InvalidConfig unless every database of `def` is named in `config`.
 Status CheckDatabasesKnown(const IndexDef& def, const ClusterConfig& config);
 
+// Three-way comparison of two normalized values of one column type, in the
+// order the index tables keep: numbers numerically, false < true, strings
+// and bytes bytewise (std::string compares as unsigned bytes, like memcmp).
+int CompareValues(const Document& a, const Document& b);
+
 // Canonical, injective bytes of a row (plus id) for sets and hashing.
 std::string EncodeRow(const IndexRow& row);
 std::string EncodeHit(const IndexRow& row, std::string_view id);

@@ -37,7 +37,8 @@ void DropIndexTable(soci::session& sql, const IndexDef& def) {
   sql << "DROP TABLE IF EXISTS " + def.Table();
 }
 
-RowSlots::RowSlots(const backend::Dialect& d, const IndexDef& def) : dialect_(d) {
+RowSlots::RowSlots(const backend::Dialect& d, const IndexDef& def, std::string prefix)
+    : dialect_(d), prefix_(std::move(prefix)) {
   slots_.reserve(def.columns.size());
   for (const IndexColumnConfig& c : def.columns) {
     names_.push_back(ColumnName(c));
@@ -48,7 +49,7 @@ RowSlots::RowSlots(const backend::Dialect& d, const IndexDef& def) : dialect_(d)
 }
 
 std::string RowSlots::Param(size_t k) const {
-  std::string name = "v" + std::to_string(k);
+  std::string name = prefix_ + std::to_string(k);
   switch (slots_[k].type) {
     case ColumnType::kString:
     case ColumnType::kBytes: return dialect_.BytesParam(name);
@@ -129,8 +130,18 @@ std::string RowSlots::EqualsAll() const {
   return sql;
 }
 
+namespace {
+// Placeholder prefix of row r of the batch statement ("r3").
+std::string RowPrefix(size_t r) {
+  std::string p(1, 'r');
+  p += std::to_string(r);
+  return p;
+}
+}  // namespace
+
 IndexWriter::IndexWriter(soci::session& sql, const backend::Dialect& d, const IndexDef& def)
-    : dialect_(d), slots_(d, def), insert_(sql), delete_(sql), holder_st_(sql) {
+    : sql_(sql), dialect_(d), unique_(def.unique), slots_(d, def), insert_(sql), delete_(sql),
+      holder_st_(sql) {
   const std::string table = def.Table();
   std::string cols, params;
   for (size_t k = 0; k < def.columns.size(); ++k) {
@@ -138,18 +149,17 @@ IndexWriter::IndexWriter(soci::session& sql, const backend::Dialect& d, const In
     params += slots_.Param(k) + ", ";
   }
   std::string insert = "INSERT INTO ";
-  std::string suffix;
   if (!def.unique) {
     switch (d.backend()) {
       case Backend::kSqlite: insert = "INSERT OR IGNORE INTO "; break;
       case Backend::kMysql: insert = "INSERT IGNORE INTO "; break;
-      case Backend::kPostgres: suffix = " ON CONFLICT DO NOTHING"; break;
+      case Backend::kPostgres: insert_suffix_ = " ON CONFLICT DO NOTHING"; break;
     }
   }
+  insert_head_ = insert + table + " (" + cols + "id) VALUES ";
   {
     soci::details::prepare_temp_type prep =
-        (sql.prepare << insert + table + " (" + cols + "id) VALUES (" + params +
-                            d.BytesParam("id") + ")" + suffix);
+        (sql.prepare << insert_head_ + "(" + params + d.BytesParam("id") + ")" + insert_suffix_);
     slots_.Bind(prep);
     prep, soci::use(id_);
     insert_ = prep;
@@ -170,6 +180,47 @@ IndexWriter::IndexWriter(soci::session& sql, const backend::Dialect& d, const In
     slots_.Bind(prep);
     holder_st_ = prep;
   }
+  if (!def.unique) {
+    batch_ids_.resize(kBatchRows);
+    for (size_t r = 0; r < kBatchRows; ++r) {
+      std::string prefix = RowPrefix(r);
+      prefix += 'v';
+      batch_slots_.push_back(std::make_unique<RowSlots>(d, def, std::move(prefix)));
+    }
+  }
+}
+
+void IndexWriter::PrepareBatch() {
+  std::string values;
+  for (size_t r = 0; r < kBatchRows; ++r) {
+    values += r ? ", (" : "(";
+    for (size_t k = 0; k < batch_slots_[r]->size(); ++k) values += batch_slots_[r]->Param(k) + ", ";
+    std::string id = RowPrefix(r);
+    id += "id";
+    values += dialect_.BytesParam(id);
+    values += ')';
+  }
+  soci::details::prepare_temp_type prep = (sql_.prepare << insert_head_ + values + insert_suffix_);
+  for (size_t r = 0; r < kBatchRows; ++r) {
+    batch_slots_[r]->Bind(prep);
+    prep, soci::use(batch_ids_[r]);
+  }
+  batch_insert_ = std::make_unique<soci::statement>(prep);
+}
+
+void IndexWriter::InsertMany(const std::vector<std::pair<const IndexRow*, std::string_view>>& rows) {
+  size_t done = 0;
+  if (!unique_) {
+    for (; rows.size() - done >= kBatchRows; done += kBatchRows) {
+      if (!batch_insert_) PrepareBatch();
+      for (size_t r = 0; r < kBatchRows; ++r) {
+        batch_slots_[r]->Set(*rows[done + r].first);
+        batch_ids_[r] = dialect_.EncodeBytes(rows[done + r].second);
+      }
+      batch_insert_->execute(true);
+    }
+  }
+  for (; done < rows.size(); ++done) Insert(*rows[done].first, rows[done].second);
 }
 
 void IndexWriter::Insert(const IndexRow& row, std::string_view id) {

@@ -224,7 +224,16 @@ Status InsertRows(cluster::Cluster& cluster, const std::vector<RowOp>& rows, siz
     if (plain.empty()) continue;
     Status s = cluster.WithConnection(pool, "index insert", Retry::kWrite, [&](Connection& c) {
       auto insert_all = [&] {
-        for (const RowOp* op : plain) Writer(c, pool.dialect(), *op->index).Insert(op->row, op->id);
+        // Runs of rows of one index go through one multi-row statement.
+        std::vector<std::pair<const IndexRow*, std::string_view>> run;
+        for (size_t i = 0; i < plain.size();) {
+          const IndexDef& def = *plain[i]->index;
+          run.clear();
+          for (; i < plain.size() && plain[i]->index.get() == &def; ++i) {
+            run.emplace_back(&plain[i]->row, plain[i]->id);
+          }
+          Writer(c, pool.dialect(), def).InsertMany(run);
+        }
         return Status::OK();
       };
       // One statement needs no explicit transaction; a batch is one commit.

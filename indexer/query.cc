@@ -76,27 +76,6 @@ const char* OpText(Op op) {
 
 int Sign(int c) { return c < 0 ? -1 : (c > 0 ? 1 : 0); }
 
-// Three-way comparison of two normalized values of one column type, in the
-// order the index tables keep: numbers numerically, false < true, strings
-// and bytes bytewise (std::string compares as unsigned bytes, like memcmp).
-int CompareValues(const Document& a, const Document& b) {
-  switch (a.type()) {
-    case Document::Type::kInt: {
-      int64_t x = a.as_int(), y = b.as_int();
-      return x < y ? -1 : (x > y ? 1 : 0);
-    }
-    case Document::Type::kDouble: {
-      double x = a.as_double(), y = b.as_double();
-      return x < y ? -1 : (x > y ? 1 : 0);
-    }
-    case Document::Type::kBool: {
-      int x = a.as_bool() ? 1 : 0, y = b.as_bool() ? 1 : 0;
-      return x - y;
-    }
-    default: return Sign(a.as_string().compare(b.as_string()));
-  }
-}
-
 // Order of two hits under the plan's order key (direction applied).
 int CompareHits(const Plan& plan, const Hit& a, const Hit& b) {
   for (size_t k : plan.key) {
