@@ -39,6 +39,7 @@ const char* kUsage =
     "  --quick                 small counts, 1-2 rounds (a smoke run, < 1 minute)\n"
     "  --workloads a,b,c       subset of: get put put_batch get_many put_index query_eq\n"
     "                          query_range scan index_build writers rebalance\n"
+    "                          get_raw put_raw put_batch_raw scan_raw\n"
     "                          (default: all)\n"
     "  --backend B             sqlite | postgres | all (default all; postgres needs\n"
     "                          LIBSHARD_PG_PORT, see scripts/servers.sh)\n"

@@ -23,6 +23,11 @@ const std::vector<WorkloadDef>& AllWorkloads() {
       {"index_build", "online index build", false, RunIndexBuild},
       {"writers", "2 vs 1 writer threads, 4 SQLite shards", false, RunWriters},
       {"rebalance", "rebalance 4 → 6 shards under a paced writer", true, RunRebalance},
+      // The floor: against the raw sqlite3 C API (workloads_raw.cc).
+      {"get_raw", "point get vs raw sqlite3 C API", false, RunGetRaw},
+      {"put_raw", "put (single record) vs raw sqlite3 C API", false, RunPutRaw},
+      {"put_batch_raw", "put batched per shard vs raw sqlite3 C API", false, RunPutBatchRaw},
+      {"scan_raw", "scan vs raw sqlite3 C API", false, RunScanRaw},
   };
   return kAll;
 }

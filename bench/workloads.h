@@ -61,5 +61,10 @@ WorkloadResult RunQueryRange(Context& ctx);
 WorkloadResult RunIndexBuild(Context& ctx);
 WorkloadResult RunWriters(Context& ctx);
 WorkloadResult RunRebalance(Context& ctx);
+// workloads_raw.cc: against the raw sqlite3 C API (SQLite only).
+WorkloadResult RunGetRaw(Context& ctx);
+WorkloadResult RunPutRaw(Context& ctx);
+WorkloadResult RunPutBatchRaw(Context& ctx);
+WorkloadResult RunScanRaw(Context& ctx);
 
 }  // namespace bench
