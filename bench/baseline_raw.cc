@@ -49,6 +49,15 @@ void RawStatement::Int(int i, int64_t v) {
   if (sqlite3_bind_int64(st_, i, v) != SQLITE_OK) Throw(db_, "bind");
 }
 
+void RawStatement::Text(int i, std::string_view text) {
+  if (sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC) !=
+      SQLITE_OK) {
+    Throw(db_, "bind");
+  }
+}
+
+bool RawStatement::IsNull(int i) const { return sqlite3_column_type(st_, i) == SQLITE_NULL; }
+
 bool RawStatement::Step() {
   const int rc = sqlite3_step(st_);
   if (rc == SQLITE_ROW) return true;
@@ -68,8 +77,8 @@ std::string_view RawStatement::ColBytes(int i) const {
 
 // --- one shard ----------------------------------------------------------------
 
-RawShard::RawShard(const libshard::DatabaseConfig& db, const std::string& entity)
-    : table_("ls_rec_" + entity) {
+RawShard::RawShard(const libshard::DatabaseConfig& db, const std::string& entity, bool fenced)
+    : table_("ls_rec_" + entity), fenced_(fenced) {
   if (db.backend != libshard::Backend::kSqlite) throw Skip("the raw sqlite3 rows run on SQLite");
   // Default flags, as SOCI opens: the comparison is of code, not settings.
   if (sqlite3_open_v2(FileOf(db.url).c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -85,10 +94,23 @@ RawShard::RawShard(const libshard::DatabaseConfig& db, const std::string& entity
   begin_ = std::make_unique<RawStatement>(db_, "BEGIN IMMEDIATE");
   commit_ = std::make_unique<RawStatement>(db_, "COMMIT");
   rollback_ = std::make_unique<RawStatement>(db_, "ROLLBACK");
-  get_ = std::make_unique<RawStatement>(
-      db_, "SELECT version, updated, body FROM " + table_ + " WHERE id = ?1");
-  lock_ = std::make_unique<RawStatement>(
-      db_, "SELECT version, updated FROM " + table_ + " WHERE id = ?1");
+  if (fenced_) {
+    RawStatement marker(db_, "SELECT cluster_id FROM ls_shard");
+    if (!marker.Step()) throw BenchError("raw sqlite3: no ls_shard marker");
+    cluster_id_ = std::string(marker.ColBytes(0));
+    marker.Reset();
+    // libshard's fenced reads: the ownership row (by primary key) LEFT
+    // JOINed to the record (by primary key); "owned" is state 1.
+    const std::string from = " FROM ls_owner o LEFT JOIN " + table_ +
+                             " r ON r.id = ?1 WHERE o.cluster_id = ?2 AND o.bucket = ?3";
+    get_ = std::make_unique<RawStatement>(db_, "SELECT r.version, r.updated, r.body, o.state" + from);
+    lock_ = std::make_unique<RawStatement>(db_, "SELECT r.version, r.updated, o.state" + from);
+  } else {
+    get_ = std::make_unique<RawStatement>(
+        db_, "SELECT version, updated, body FROM " + table_ + " WHERE id = ?1");
+    lock_ = std::make_unique<RawStatement>(
+        db_, "SELECT version, updated FROM " + table_ + " WHERE id = ?1");
+  }
   insert_ = std::make_unique<RawStatement>(
       db_, "INSERT INTO " + table_ + " (id, bucket, version, updated, body) VALUES (?1, ?2, ?3, "
            "?4, ?5)");
@@ -123,10 +145,14 @@ void RawShard::Rollback() {
   rollback_->Reset();
 }
 
-bool RawShard::Get(std::string_view id, BRecord* out) {
+bool RawShard::Get(std::string_view id, uint32_t bucket, BRecord* out) {
   RawStatement& st = *get_;
   st.Blob(1, id);
-  if (!st.Step()) {
+  if (fenced_) {
+    st.Text(2, cluster_id_);
+    st.Int(3, bucket);
+  }
+  if (!st.Step() || (fenced_ && (st.ColInt(3) != 1 || st.IsNull(0)))) {
     st.Reset();
     return false;
   }
@@ -144,10 +170,21 @@ uint64_t RawShard::Write(std::string_view id, uint32_t bucket, std::string_view 
                          int64_t now) {
   RawStatement& lock = *lock_;
   lock.Blob(1, id);
+  if (fenced_) {
+    lock.Text(2, cluster_id_);
+    lock.Int(3, bucket);
+  }
   int64_t version = 0, updated = 0;
   if (lock.Step()) {
+    if (fenced_ && lock.ColInt(2) != 1) {
+      lock.Reset();
+      throw BenchError("raw sqlite3: bucket not owned");
+    }
     version = lock.ColInt(0);
     updated = lock.ColInt(1);
+  } else if (fenced_) {
+    lock.Reset();
+    throw BenchError("raw sqlite3: no ownership row");
   }
   lock.Reset();
   if (version == 0) {
@@ -212,15 +249,16 @@ size_t RawShard::Scan(int chunk, const std::function<void(BRecord&&)>& visit) {
 // --- table --------------------------------------------------------------------
 
 RawBaselineTable::RawBaselineTable(const libshard::ClusterConfig& config, Baseline& b,
-                                   const std::string& entity)
+                                   const std::string& entity, bool fenced)
     : b_(b) {
   for (const std::string& name : config.shards) {
-    shards_.push_back(std::make_unique<RawShard>(*config.FindDatabase(name), entity));
+    shards_.push_back(std::make_unique<RawShard>(*config.FindDatabase(name), entity, fenced));
   }
 }
 
 bool RawBaselineTable::Get(std::string_view id, BRecord* out) {
-  return shards_[b_.Route(id).shard]->Get(id, out);
+  libshard::router::Route route = b_.Route(id);
+  return shards_[route.shard]->Get(id, route.bucket, out);
 }
 
 uint64_t RawBaselineTable::Put(std::string_view id, const Document& doc) {

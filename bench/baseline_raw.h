@@ -8,8 +8,12 @@
 // BEGIN IMMEDIATE; lock SELECT; INSERT or UPDATE; COMMIT), same MessagePack
 // encode/decode (libshard::Document, decoded straight from the column's
 // bytes), same shard choice (Baseline::Route). Like the SOCI baseline it
-// does not read the ownership rows (ls_owner) libshard fences with, and
-// runs shards one after another. SQLite only; one object per thread.
+// runs shards one after another and, by default, does not read the
+// ownership rows (ls_owner) libshard fences bucket moves with: that is the
+// floor. `fenced` adds exactly libshard's fence to the point get and put —
+// the ownership row LEFT JOINed to the record in one SELECT, checked for
+// "owned" — so the cost of the fence itself can be told apart from the
+// cost of the library's layers. SQLite only; one object per thread.
 #pragma once
 
 #include <cstdint>
@@ -40,9 +44,11 @@ class RawStatement {
   // Binds bytes without copying them (valid until the next Reset).
   void Blob(int i, std::string_view bytes);
   void Int(int i, int64_t v);
+  void Text(int i, std::string_view text);
   // true: a row; false: done. Throws BenchError on an error.
   bool Step();
   void Reset();  // every parameter is bound again before the next use
+  bool IsNull(int i) const;
   int64_t ColInt(int i) const;
   std::string_view ColBytes(int i) const;
 
@@ -55,12 +61,13 @@ class RawStatement {
 // one entity's record table.
 class RawShard {
  public:
-  RawShard(const libshard::DatabaseConfig& db, const std::string& entity);
+  RawShard(const libshard::DatabaseConfig& db, const std::string& entity, bool fenced);
   ~RawShard();
   RawShard(const RawShard&) = delete;
   RawShard& operator=(const RawShard&) = delete;
 
-  bool Get(std::string_view id, BRecord* out);
+  // `bucket` is used by the fenced form only.
+  bool Get(std::string_view id, uint32_t bucket, BRecord* out);
   // Inside a transaction: version/updated of `id` (0 when absent), then
   // INSERT version 1 or UPDATE to version + 1. Returns the new version.
   uint64_t Write(std::string_view id, uint32_t bucket, std::string_view body, int64_t now);
@@ -74,6 +81,8 @@ class RawShard {
  private:
   sqlite3* db_ = nullptr;
   std::string table_;
+  bool fenced_;
+  std::string cluster_id_;  // fenced: this shard's cluster (ls_shard)
   std::unique_ptr<RawStatement> begin_, commit_, rollback_, get_, lock_, insert_, update_;
   std::unique_ptr<RawStatement> scan_;
   int scan_chunk_ = 0;
@@ -82,7 +91,8 @@ class RawShard {
 class RawBaselineTable {
  public:
   // Opens one connection per record shard of `config`; routes with `b`.
-  RawBaselineTable(const libshard::ClusterConfig& config, Baseline& b, const std::string& entity);
+  RawBaselineTable(const libshard::ClusterConfig& config, Baseline& b, const std::string& entity,
+                   bool fenced = false);
   bool Get(std::string_view id, BRecord* out);
   uint64_t Put(std::string_view id, const libshard::Document& doc);
   // Encodes every body, groups by shard, one transaction per shard.

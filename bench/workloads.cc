@@ -28,6 +28,10 @@ const std::vector<WorkloadDef>& AllWorkloads() {
       {"put_raw", "put (single record) vs raw sqlite3 C API", false, RunPutRaw},
       {"put_batch_raw", "put batched per shard vs raw sqlite3 C API", false, RunPutBatchRaw},
       {"scan_raw", "scan vs raw sqlite3 C API", false, RunScanRaw},
+      {"get_raw_fenced", "point get vs raw sqlite3 C API with the same fence", false,
+       RunGetRawFenced},
+      {"put_raw_fenced", "put (single record) vs raw sqlite3 C API with the same fence", false,
+       RunPutRawFenced},
   };
   return kAll;
 }

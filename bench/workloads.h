@@ -66,5 +66,7 @@ WorkloadResult RunGetRaw(Context& ctx);
 WorkloadResult RunPutRaw(Context& ctx);
 WorkloadResult RunPutBatchRaw(Context& ctx);
 WorkloadResult RunScanRaw(Context& ctx);
+WorkloadResult RunGetRawFenced(Context& ctx);
+WorkloadResult RunPutRawFenced(Context& ctx);
 
 }  // namespace bench

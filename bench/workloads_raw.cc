@@ -1,6 +1,8 @@
 // The floor rows (issue 9): libshard (A) against the raw sqlite3 C API (B,
 // baseline_raw.h) on the same SQLite files — point get, single put, batched
-// put and scan. SQLite only. The target of get and put is CPU time within
+// put and scan; and get_raw_fenced / put_raw_fenced, where the raw side also
+// reads libshard's fence (the ownership row) the way libshard does. SQLite
+// only. The target of get and put is CPU time within
 // 1.15× of raw: cpu_ratio (raw CPU per op / libshard CPU per op) ≥ 1/1.15,
 // judged on the worst round.
 #include <algorithm>
@@ -64,13 +66,16 @@ void Floor(WorkloadResult* r) {
 
 }  // namespace
 
-WorkloadResult RunGetRaw(Context& ctx) {
+static WorkloadResult GetRaw(Context& ctx, bool fenced) {
   if (ctx.cluster.backend() != "sqlite") throw Skip("SQLite only");
-  WorkloadResult r = RawResult("prepared point SELECT (no ownership join), decode from the column");
+  WorkloadResult r =
+      RawResult(fenced ? "prepared point SELECT with libshard's fence (ownership row LEFT JOIN "
+                         "record), decode from the column"
+                       : "prepared point SELECT (no ownership join), decode from the column");
   Floor(&r);
   const std::string e = ctx.cluster.E("get");
   const std::vector<Id>& ids = ReadSet(ctx);
-  RawBaselineTable raw(ctx.cluster.config(), ctx.baseline, e);
+  RawBaselineTable raw(ctx.cluster.config(), ctx.baseline, e, fenced);
   RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
     std::vector<size_t> picks = Picks(round, Count(round, ctx.scale.get_ops), ids.size());
     if (a) {
@@ -89,13 +94,15 @@ WorkloadResult RunGetRaw(Context& ctx) {
   return r;
 }
 
-WorkloadResult RunPutRaw(Context& ctx) {
+static WorkloadResult PutRaw(Context& ctx, bool fenced) {
   if (ctx.cluster.backend() != "sqlite") throw Skip("SQLite only");
-  WorkloadResult r =
-      RawResult("new records: BEGIN IMMEDIATE; SELECT version; INSERT; COMMIT per put");
+  WorkloadResult r = RawResult(
+      fenced ? "new records: BEGIN IMMEDIATE; SELECT ownership row LEFT JOIN version "
+               "(libshard's fence); INSERT; COMMIT per put"
+             : "new records: BEGIN IMMEDIATE; SELECT version; INSERT; COMMIT per put");
   Floor(&r);
   const std::string e = ctx.cluster.E("put");
-  RawBaselineTable raw(ctx.cluster.config(), ctx.baseline, e);
+  RawBaselineTable raw(ctx.cluster.config(), ctx.baseline, e, fenced);
   RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
     const size_t n = Count(round, ctx.scale.put_ops);
     WriteSet data(1000 + static_cast<uint64_t>(round + 1), n, n / 10 + 1);
@@ -110,6 +117,11 @@ WorkloadResult RunPutRaw(Context& ctx) {
   });
   return r;
 }
+
+WorkloadResult RunGetRaw(Context& ctx) { return GetRaw(ctx, false); }
+WorkloadResult RunGetRawFenced(Context& ctx) { return GetRaw(ctx, true); }
+WorkloadResult RunPutRaw(Context& ctx) { return PutRaw(ctx, false); }
+WorkloadResult RunPutRawFenced(Context& ctx) { return PutRaw(ctx, true); }
 
 WorkloadResult RunPutBatchRaw(Context& ctx) {
   if (ctx.cluster.backend() != "sqlite") throw Skip("SQLite only");
