@@ -40,6 +40,8 @@ const char* kUsage =
     "  --workloads a,b,c       subset of: get put put_batch get_many get_many_in put_index\n"
     "                          query_eq query_range scan index_build writers rebalance\n"
     "                          put_batch_multirow put_powersafe put_batch_powersafe\n"
+    "                          get_raw put_raw put_batch_raw scan_raw get_raw_fenced\n"
+    "                          put_raw_fenced\n"
     "                          (default: all)\n"
     "  --backend B             sqlite | postgres | mariadb | all (default all;\n"
     "                          postgres needs LIBSHARD_PG_PORT, mariadb\n"

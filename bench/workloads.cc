@@ -44,6 +44,15 @@ const std::vector<WorkloadDef>& AllWorkloads() {
        true},
       {"put_batch_powersafe", "PutMany of 1000, Durability::kPowerLoss", true,
        RunPutBatchPowersafe, true},
+      // The floor: against the raw sqlite3 C API (workloads_raw.cc).
+      {"get_raw", "point get vs raw sqlite3 C API", false, RunGetRaw},
+      {"put_raw", "put (single record) vs raw sqlite3 C API", false, RunPutRaw},
+      {"put_batch_raw", "put batched per shard vs raw sqlite3 C API", false, RunPutBatchRaw},
+      {"scan_raw", "scan vs raw sqlite3 C API", false, RunScanRaw},
+      {"get_raw_fenced", "point get vs raw sqlite3 C API with the same fence", false,
+       RunGetRawFenced},
+      {"put_raw_fenced", "put (single record) vs raw sqlite3 C API with the same fence", false,
+       RunPutRawFenced},
   };
   return kAll;
 }

@@ -68,5 +68,12 @@ WorkloadResult RunRebalance(Context& ctx);
 WorkloadResult RunPutBatchMultirow(Context& ctx);
 WorkloadResult RunPutPowersafe(Context& ctx);
 WorkloadResult RunPutBatchPowersafe(Context& ctx);
+// workloads_raw.cc: against the raw sqlite3 C API (SQLite only).
+WorkloadResult RunGetRaw(Context& ctx);
+WorkloadResult RunPutRaw(Context& ctx);
+WorkloadResult RunPutBatchRaw(Context& ctx);
+WorkloadResult RunScanRaw(Context& ctx);
+WorkloadResult RunGetRawFenced(Context& ctx);
+WorkloadResult RunPutRawFenced(Context& ctx);
 
 }  // namespace bench

@@ -26,7 +26,7 @@ Result<RawRecord> Store::GetRaw(std::string_view entity, std::string_view id) {
   if (Status s = CheckId(entity, id); !s.ok()) return s;
   RawRecord rec;
   const std::string e(entity);
-  cluster::RouteRetry retry(*impl_, DescribeRecord(entity, id));
+  cluster::RouteRetry retry(*impl_, entity, id);
   for (;;) {
     router::Route route = impl_->router.RouteId(id);
     ConnectionPool& pool = *impl_->shards[route.shard];

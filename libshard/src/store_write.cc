@@ -21,6 +21,7 @@
 #include "cluster/route_retry.h"
 #include "indexer/maintainer.h"
 #include "records/bucket_owner.h"
+#include "records/fenced_lock.h"
 #include "records/pg_many.h"
 #include "records/record_table.h"
 #include "store_impl.h"
@@ -74,8 +75,7 @@ class ShardWriter {
         if (power_safe && pool_.dialect().backend() == Backend::kPostgres) {
           c.sql() << "SET LOCAL synchronous_commit TO on";
         }
-        if (Status f = Fence(c, writes); !f.ok()) return f;
-        if (Status a = Apply(c, writes); !a.ok()) return a;
+        if (Status a = FenceAndApply(c, writes); !a.ok()) return a;
         // The lease (indexer/index_registry.h): never commit with a view of
         // the index states older than the lease. A write that outlasted its
         // view commits only if a view read within the lease agrees on the
@@ -135,6 +135,62 @@ class ShardWriter {
     Connection* c_;
   };
 
+  // The fence, then the writes. The point put on SQLite (one record, no
+  // maintained index) reads its ownership row and its current version in
+  // one statement (records/fenced_lock.h).
+  Status FenceAndApply(Connection& c, const std::vector<PendingWrite>& writes) {
+    if (writes.size() == 1 && IsSqlite() && !indexed_) return FencedApplyOne(c, writes[0]);
+    if (Status f = Fence(c, writes); !f.ok()) return f;
+    return Apply(c, writes);
+  }
+
+  Status FencedApplyOne(Connection& c, const PendingWrite& w) {
+    if (Status s = CheckSize(c, w); !s.ok()) return s;
+    const std::string e(entity_);
+    auto& lock = c.Cached<records::FencedLockStatement>(records::FencedLockStatement::Key(e), [&] {
+      return std::make_unique<records::FencedLockStatement>(c.sql(), e, store_.cluster_id);
+    });
+    records::FencedLockStatement::Current cur = lock.Run(w.id, w.bucket);
+    if (!cur.owned) return Refuse(w.bucket, std::move(cur.owner));
+    RawRecord row;
+    row.version = cur.version;
+    row.updated_us = cur.updated_us;
+    return ApplyItem(Writer(c), w, cur.version != 0, row, store_.NowMicros());
+  }
+
+  Status Refuse(uint32_t bucket, cluster::BucketOwner owner) {
+    refused_ = Refusal{bucket, std::move(owner)};
+    return Status::Unavailable("bucket " + std::to_string(bucket) + " is not owned by shard '" +
+                               pool_.name() + "'");
+  }
+
+  WriteStatements& Writer(Connection& c) {
+    const std::string e(entity_);
+    return c.Cached<WriteStatements>(WriteStatements::Key(e), [&] {
+      return std::make_unique<WriteStatements>(c.sql(), pool_.dialect(), e);
+    });
+  }
+
+  // One item against the row it finds (`exists`, `cur`): the expected
+  // version, then DELETE, INSERT of version 1 or UPDATE to version + 1.
+  Status ApplyItem(WriteStatements& write, const PendingWrite& w, bool exists,
+                   const RawRecord& cur, int64_t now) {
+    if (w.options->if_version && *w.options->if_version != cur.version) {
+      return Conflict(entity_, w.id, *w.options->if_version, cur.version);
+    }
+    if (w.doc == nullptr) {
+      *w.deleted = exists && write.Delete(w.id) > 0;
+    } else if (!exists) {
+      write.Insert(w.id, w.bucket, 1, now, w.body);
+      *w.new_version = 1;
+    } else {
+      // `updated` never goes backwards for a record, even if the clock does.
+      write.Update(w.id, cur.version + 1, std::max(now, cur.updated_us), w.body);
+      *w.new_version = cur.version + 1;
+    }
+    return Status::OK();
+  }
+
   // The fence of bucket moves (records/bucket_owner.h): each bucket's
   // ownership row is read with a shared lock that lasts until COMMIT, so a
   // move cannot flip it under this transaction, and a flip that committed
@@ -170,11 +226,7 @@ class ShardWriter {
       return Status::Unavailable("a bucket of the batch is switching shards");
     }
     for (auto& [b, owner] : owners) {
-      if (!owner.owned()) {
-        refused_ = Refusal{b, std::move(owner)};
-        return Status::Unavailable("bucket " + std::to_string(b) + " is not owned by shard '" +
-                                   pool_.name() + "'");
-      }
+      if (!owner.owned()) return Refuse(b, std::move(owner));
     }
     return Status::OK();
   }
@@ -185,9 +237,7 @@ class ShardWriter {
     if (writes.size() > 1 && !IsSqlite()) return ApplyMany(c, writes);
     const backend::Dialect& d = pool_.dialect();
     const std::string e(entity_);
-    auto& write = c.Cached<WriteStatements>(WriteStatements::Key(e), [&] {
-      return std::make_unique<WriteStatements>(c.sql(), d, e);
-    });
+    WriteStatements& write = Writer(c);
     std::vector<indexer::RowOp> to_insert;
     const int64_t now = store_.NowMicros();
     for (const PendingWrite& w : writes) {
@@ -208,19 +258,7 @@ class ShardWriter {
         cur.version = v.version;
         cur.updated_us = v.updated_us;
       }
-      if (w.options->if_version && *w.options->if_version != cur.version) {
-        return Conflict(entity_, w.id, *w.options->if_version, cur.version);
-      }
-      if (w.doc == nullptr) {
-        *w.deleted = exists && write.Delete(w.id) > 0;
-      } else if (!exists) {
-        write.Insert(w.id, w.bucket, 1, now, w.body);
-        *w.new_version = 1;
-      } else {
-        // `updated` never goes backwards for a record, even if the clock does.
-        write.Update(w.id, cur.version + 1, std::max(now, cur.updated_us), w.body);
-        *w.new_version = cur.version + 1;
-      }
+      if (Status s = ApplyItem(write, w, exists, cur, now); !s.ok()) return s;
       if (indexed_) {
         const std::string_view old_body = cur.body;
         if (Status s = Diff(w, exists ? &old_body : nullptr, &to_insert); !s.ok()) return s;
@@ -491,7 +529,7 @@ class ShardWriter {
 // a switch must not commit with a view older than the lease.
 Status RunRouted(Store::Impl& impl, std::string_view entity, std::string_view id,
                  std::vector<PendingWrite>& writes) {
-  cluster::RouteRetry retry(impl, DescribeRecord(entity, id));
+  cluster::RouteRetry retry(impl, entity, id);
   for (;;) {
     Result<std::shared_ptr<const indexer::IndexView>> view = impl.indexes->Current();
     if (!view.ok()) return view.status();

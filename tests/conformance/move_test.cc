@@ -308,6 +308,7 @@ TEST_CASE("move: secondary indexes stay exact and a query during moves returns e
   REQUIRE_OK(m.store->PutMany(posts, items));
   std::atomic<bool> stop{false};
   std::atomic<int> queries{0};
+  std::atomic<bool> reader_done{false};
   std::string problem;
   std::thread reader([&] {
     std::unique_ptr<Store> r = m.Open();
@@ -329,7 +330,15 @@ TEST_CASE("move: secondary indexes stay exact and a query during moves returns e
       }
       ++queries;
     }
+    reader_done = true;
   });
+  // The moves start once the reader is querying, so queries overlap them
+  // (opening the reader's Store can take longer than all the moves).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (queries.load() == 0 && !reader_done.load() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   // Move the buckets of the first 20 posts one shard on.
   std::set<uint32_t> buckets;
   for (int i = 0; i < 20; ++i) buckets.insert(m.store->Locate("p" + std::to_string(i)).bucket);

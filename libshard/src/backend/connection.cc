@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "backend/errors.h"
+#include "backend/sqlite_statement.h"
 
 namespace libshard::backend {
 namespace {
@@ -37,20 +38,24 @@ int PollWhileBusy(void* arg, int attempt) {
   return 1;
 }
 
-// BEGIN IMMEDIATE / COMMIT / ROLLBACK prepared once per SQLite connection:
-// a one-shot `sql << "COMMIT"` is parsed again on every write.
+// BEGIN IMMEDIATE / COMMIT / ROLLBACK prepared once per SQLite connection
+// (a one-shot `sql << "COMMIT"` is parsed again on every write), natively
+// (backend/sqlite_statement.h: SOCI's statement layer costs more than the
+// statement itself).
 class SqliteTransactionStatements : public Prepared {
  public:
   explicit SqliteTransactionStatements(soci::session& sql)
-      : begin_(sql.prepare << "BEGIN IMMEDIATE"),
-        commit_(sql.prepare << "COMMIT"),
-        rollback_(sql.prepare << "ROLLBACK") {}
-  void Begin() { begin_.execute(true); }
-  void Commit() { commit_.execute(true); }
-  void Rollback() { rollback_.execute(true); }
+      : begin_(sql, "BEGIN IMMEDIATE"), commit_(sql, "COMMIT"), rollback_(sql, "ROLLBACK") {}
+  void Begin() { Run(begin_); }
+  void Commit() { Run(commit_); }
+  void Rollback() { Run(rollback_); }
 
  private:
-  soci::statement begin_, commit_, rollback_;
+  static void Run(SqliteStatement& st) {
+    SqliteStatement::Reader reader(st);
+    st.Execute();
+  }
+  SqliteStatement begin_, commit_, rollback_;
 };
 
 }  // namespace

@@ -37,10 +37,12 @@ class Connection {
   ~Connection();
   soci::session& sql() { return *session_.sql; }
 
-  // The prepared statement cached under `key`, created by `make` on first
-  // use. Keys name the statement and its table, e.g. "rec.get:users".
-  template <typename T>
-  T& Cached(const std::string& key, const std::function<std::unique_ptr<T>()>& make) {
+  // The prepared statement cached under `key`, created by `make` (a
+  // callable returning std::unique_ptr<T>) on first use. Keys name the
+  // statement and its table, e.g. "rec.get:users". (A template rather than
+  // a std::function: a point get or put would build one per call.)
+  template <typename T, typename Make>
+  T& Cached(const std::string& key, Make&& make) {
     auto it = cache_.find(key);
     if (it == cache_.end()) it = cache_.emplace(key, make()).first;
     return static_cast<T&>(*it->second);

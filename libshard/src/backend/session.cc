@@ -103,6 +103,7 @@ class HookedSession : public session_backend {
       : inner_(inner), hooks_(std::move(hooks)) {}
 
   session_backend& inner() { return *inner_; }
+  SessionHooks* hooks() const { return hooks_.get(); }
 
   bool is_connected() override { return inner_->is_connected(); }
   void begin() override { Around(*hooks_, SqlOp::kBegin, "BEGIN", [&] { inner_->begin(); }); }
@@ -261,6 +262,11 @@ void* NativeSqliteHandle(soci::session& sql) {
   session_backend* b = sql.get_backend();
   if (auto* hooked = dynamic_cast<HookedSession*>(b)) b = &hooked->inner();
   return static_cast<soci::sqlite3_session_backend*>(b)->conn_;
+}
+
+SessionHooks* HooksOf(soci::session& sql) {
+  auto* hooked = dynamic_cast<HookedSession*>(sql.get_backend());
+  return hooked ? hooked->hooks() : nullptr;
 }
 
 }  // namespace libshard::backend

@@ -69,6 +69,9 @@ Session OpenSession(Backend backend, const std::string& url,
 // The sqlite3* of a SQLite session, hooked or not.
 void* NativeSqliteHandle(soci::session& sql);
 
+// The hooks of a hooked session; null for a plain one.
+SessionHooks* HooksOf(soci::session& sql);
+
 // Registers SOCI's backends once per process (links them in statically).
 void RegisterBackendsOnce();
 

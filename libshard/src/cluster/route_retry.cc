@@ -10,6 +10,9 @@ namespace libshard::cluster {
 RouteRetry::RouteRetry(Cluster& cluster, std::string what)
     : cluster_(cluster), what_(std::move(what)), start_(cluster.env->SteadyNow()) {}
 
+RouteRetry::RouteRetry(Cluster& cluster, std::string_view entity, std::string_view id)
+    : cluster_(cluster), entity_(entity), id_(id), start_(cluster.env->SteadyNow()) {}
+
 Status RouteRetry::Refused(uint32_t bucket, size_t shard, const BucketOwner& owner) {
   ++hops_;
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -21,6 +24,7 @@ Status RouteRetry::Refused(uint32_t bucket, size_t shard, const BucketOwner& own
                         : owner.state == BucketOwner::kSwitching ? "is handing it over"
                         : owner.peer.empty()                     ? "does not own it"
                                              : "moved it to '" + owner.peer + "'";
+    if (what_.empty()) what_ = DescribeRecord(entity_, id_);
     return Status::Unavailable(what_ + ": bucket " + std::to_string(bucket) +
                                " is being moved between shards (" + where + " " + state +
                                "); gave up after " + std::to_string(waited.count()) +

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "libshard/status.h"
 
@@ -37,8 +38,11 @@ struct BucketOwner {
 
 class RouteRetry {
  public:
-  // `what` names the operation for the give-up message ("users/ada").
+  // `what` names the operation for the give-up message ("users/ada get_many").
   RouteRetry(Cluster& cluster, std::string what);
+  // One record's operation: described (DescribeRecord) only when giving up,
+  // not on every point get and put. `entity` and `id` must outlive this.
+  RouteRetry(Cluster& cluster, std::string_view entity, std::string_view id);
 
   // Shard `shard` refused `bucket` with `owner`. Points the bucket at the
   // next shard to try (waiting when a switch is in progress) and returns
@@ -49,6 +53,7 @@ class RouteRetry {
  private:
   Cluster& cluster_;
   std::string what_;
+  std::string_view entity_, id_;  // with the record constructor
   std::chrono::steady_clock::time_point start_;
   int hops_ = 0;
   int waits_ = 0;

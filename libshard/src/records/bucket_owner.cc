@@ -38,6 +38,11 @@ size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
 OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
                                const std::string& cluster_id)
     : cluster_id_(cluster_id), st_(sql) {
+  if (d.backend() == Backend::kSqlite) {  // no row locks: BEGIN IMMEDIATE holds the database
+    native_ = std::make_unique<backend::SqliteStatement>(
+        sql, "SELECT state, peer FROM ls_owner WHERE cluster_id = ?1 AND bucket = ?2");
+    return;
+  }
   const std::string suffix = LockSuffix(d, lock);
   st_ = (sql.prepare << "SELECT state, peer FROM ls_owner WHERE cluster_id = :c "
                          "AND bucket = :b" + suffix,
@@ -45,6 +50,13 @@ OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lo
 }
 
 cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
+  if (native_) {
+    backend::SqliteStatement::Reader reader(*native_);
+    native_->BindText(1, cluster_id_);
+    native_->BindInt(2, bucket);
+    if (!native_->Execute()) return {};
+    return cluster::BucketOwner{static_cast<int>(native_->Int(0)), std::string(native_->Bytes(1))};
+  }
   bucket_ = static_cast<int>(bucket);
   bool found = st_.execute(true);
   backend::Drain(st_);

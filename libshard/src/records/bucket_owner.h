@@ -14,11 +14,13 @@
 #include <soci/soci.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/connection.h"
 #include "backend/dialect.h"
+#include "backend/sqlite_statement.h"
 #include "cluster/route_retry.h"
 
 namespace libshard::records {
@@ -52,6 +54,7 @@ class OwnerStatement : public backend::Prepared {
   int state_ = 0;
   std::string peer_;
   soci::statement st_;
+  std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
 
 // Several buckets' rows in one statement (a batch's fence: one round trip

@@ -55,6 +55,12 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
                            std::string_view entity, const std::string& cluster_id)
     : dialect_(d), cluster_id_(cluster_id), st_(sql) {
   // From the ownership row (by primary key) to the record (by primary key).
+  if (d.backend() == Backend::kSqlite) {
+    native_ = std::make_unique<backend::SqliteStatement>(
+        sql, "SELECT o.state, o.peer, r.version, r.updated, r.body FROM ls_owner o LEFT JOIN " +
+                 TableName(entity) + " r ON r.id = ?1 WHERE o.cluster_id = ?2 AND o.bucket = ?3");
+    return;
+  }
   st_ = (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
                             d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
                             TableName(entity) + " r ON r.id = " + d.BytesParam("id") +
@@ -66,6 +72,27 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
 
 GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawRecord* out,
                                       cluster::BucketOwner* owner) {
+  if (native_) {
+    backend::SqliteStatement& st = *native_;
+    backend::SqliteStatement::Reader reader(st);
+    st.BindBytes(1, id);
+    st.BindText(2, cluster_id_);
+    st.BindInt(3, bucket);
+    if (!st.Execute()) {  // no ownership row: not this shard's bucket
+      *owner = cluster::BucketOwner{};
+      return Found::kNotOwned;
+    }
+    const int state = static_cast<int>(st.Int(0));
+    if (state != cluster::BucketOwner::kOwned) {
+      *owner = cluster::BucketOwner{state, std::string(st.Bytes(1))};
+      return Found::kNotOwned;
+    }
+    if (st.IsNull(2)) return Found::kNo;
+    out->version = static_cast<uint64_t>(st.Int(2));
+    out->updated_us = st.Int(3);
+    out->body.assign(st.Bytes(4));
+    return Found::kYes;
+  }
   id_ = dialect_.EncodeBytes(id);
   bucket_ = static_cast<int>(bucket);
   bool row = st_.execute(true);
@@ -88,12 +115,23 @@ GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawR
 LockVersionStatement::LockVersionStatement(soci::session& sql, const backend::Dialect& d,
                                            std::string_view entity)
     : dialect_(d), st_(sql) {
+  if (d.backend() == Backend::kSqlite) {
+    native_ = std::make_unique<backend::SqliteStatement>(
+        sql, "SELECT version, updated FROM " + TableName(entity) + " WHERE id = ?1");
+    return;
+  }
   st_ = (sql.prepare << "SELECT version, updated FROM " + TableName(entity) +
                             " WHERE id = " + d.BytesParam("id") + d.ForUpdate(),
          soci::into(version_), soci::into(updated_), soci::use(id_));
 }
 
 LockVersionStatement::Current LockVersionStatement::Run(std::string_view id) {
+  if (native_) {
+    backend::SqliteStatement::Reader reader(*native_);
+    native_->BindBytes(1, id);
+    if (!native_->Execute()) return Current{};
+    return Current{static_cast<uint64_t>(native_->Int(0)), native_->Int(1)};
+  }
   id_ = dialect_.EncodeBytes(id);
   bool found = st_.execute(true);
   backend::Drain(st_);
@@ -136,6 +174,16 @@ WriteStatements::WriteStatements(soci::session& sql, const backend::Dialect& d,
                                  std::string_view entity)
     : dialect_(d), insert_(sql), update_(sql), delete_(sql) {
   const std::string table = TableName(entity);
+  if (d.backend() == Backend::kSqlite) {
+    native_insert_ = std::make_unique<backend::SqliteStatement>(
+        sql, "INSERT INTO " + table + " (id, bucket, version, updated, body) VALUES (?1, ?2, ?3, "
+             "?4, ?5)");
+    native_update_ = std::make_unique<backend::SqliteStatement>(
+        sql, "UPDATE " + table + " SET version = ?1, updated = ?2, body = ?3 WHERE id = ?4");
+    native_delete_ =
+        std::make_unique<backend::SqliteStatement>(sql, "DELETE FROM " + table + " WHERE id = ?1");
+    return;
+  }
   insert_ = (sql.prepare << "INSERT INTO " + table +
                                 " (id, bucket, version, updated, body) VALUES (" +
                                 d.BytesParam("id") + ", :bucket, :version, :updated, " +
@@ -152,6 +200,17 @@ WriteStatements::WriteStatements(soci::session& sql, const backend::Dialect& d,
 
 void WriteStatements::Insert(std::string_view id, uint32_t bucket, uint64_t version,
                              int64_t updated_us, std::string_view body) {
+  if (native_insert_) {
+    backend::SqliteStatement& st = *native_insert_;
+    backend::SqliteStatement::Reader reader(st);
+    st.BindBytes(1, id);
+    st.BindInt(2, bucket);
+    st.BindInt(3, static_cast<int64_t>(version));
+    st.BindInt(4, updated_us);
+    st.BindBytes(5, body);
+    st.Execute();
+    return;
+  }
   id_ = dialect_.EncodeBytes(id);
   bucket_ = static_cast<int>(bucket);
   version_ = static_cast<long long>(version);
@@ -162,6 +221,16 @@ void WriteStatements::Insert(std::string_view id, uint32_t bucket, uint64_t vers
 
 void WriteStatements::Update(std::string_view id, uint64_t version, int64_t updated_us,
                              std::string_view body) {
+  if (native_update_) {
+    backend::SqliteStatement& st = *native_update_;
+    backend::SqliteStatement::Reader reader(st);
+    st.BindInt(1, static_cast<int64_t>(version));
+    st.BindInt(2, updated_us);
+    st.BindBytes(3, body);
+    st.BindBytes(4, id);
+    st.Execute();
+    return;
+  }
   id_ = dialect_.EncodeBytes(id);
   version_ = static_cast<long long>(version);
   updated_ = updated_us;
@@ -170,6 +239,12 @@ void WriteStatements::Update(std::string_view id, uint64_t version, int64_t upda
 }
 
 long long WriteStatements::Delete(std::string_view id) {
+  if (native_delete_) {
+    backend::SqliteStatement::Reader reader(*native_delete_);
+    native_delete_->BindBytes(1, id);
+    native_delete_->Execute();
+    return native_delete_->Changes();
+  }
   id_ = dialect_.EncodeBytes(id);
   delete_.execute(true);
   return delete_.get_affected_rows();

@@ -7,17 +7,23 @@
 // rehashing every ID. Each statement class owns its bound buffers and lives
 // in the per-connection cache (ConnectionPool's Connection::Cached), so the
 // hot paths re-execute prepared statements instead of re-parsing SQL.
+// On SQLite, the point get (GetStatement), the lock read
+// (LockVersionStatement) and the row writes (WriteStatements) run on the
+// session's native sqlite3 handle (backend/sqlite_statement.h) instead of
+// SOCI's statement layer, which cost more than the statements themselves.
 // All Run() methods throw soci::soci_error; callers translate.
 #pragma once
 
 #include <soci/soci.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "backend/connection.h"
 #include "backend/dialect.h"
+#include "backend/sqlite_statement.h"
 #include "cluster/route_retry.h"
 #include "libshard/store.h"
 
@@ -50,6 +56,7 @@ class GetStatement : public backend::Prepared {
   std::string body_;
   soci::indicator version_ind_ = soci::i_ok, updated_ind_ = soci::i_ok, body_ind_ = soci::i_ok;
   soci::statement st_;
+  std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
 
 // Inside a write transaction: the current version (locked until commit on
@@ -69,6 +76,7 @@ class LockVersionStatement : public backend::Prepared {
   std::string id_;
   long long version_ = 0, updated_ = 0;
   soci::statement st_;
+  std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
 
 // As LockVersionStatement, also fetching the body (needed when the entity
@@ -114,6 +122,8 @@ class WriteStatements : public backend::Prepared {
   int bucket_ = 0;
   long long version_ = 0, updated_ = 0;
   soci::statement insert_, update_, delete_;
+  // SQLite: instead of the SOCI statements.
+  std::unique_ptr<backend::SqliteStatement> native_insert_, native_update_, native_delete_;
 };
 
 // The write path of a batch on PostgreSQL and MariaDB (store_write.cc,
