@@ -17,7 +17,6 @@ namespace {
 using libshard::Document;
 using libshard::Id;
 
-constexpr char kCompares[] = "raw sqlite3 C API";
 
 // The read data set of workloads_core.cc (same stream, size and entity, so
 // it is preloaded once for both).
@@ -51,7 +50,8 @@ uint64_t g_sink = 0;
 WorkloadResult RawResult(const std::string& note) {
   WorkloadResult r;
   r.b_label = "raw sqlite3";
-  r.note = std::string("compares: ") + kCompares + "; " + note;
+  r.compares = compares::kRawSqlite;
+  r.note = note;
   return r;
 }
 
