@@ -17,7 +17,6 @@ namespace {
 using libshard::Document;
 using libshard::Id;
 
-
 // The read data set of workloads_core.cc (same stream, size and entity, so
 // it is preloaded once for both).
 const std::vector<Id>& ReadSet(Context& ctx) {
