@@ -166,8 +166,13 @@ TEST_CASE("fault: a write outlasting the lease rolls back when the catalog canno
   CHECK(f.env->Hits(down) > 0);
   f.env->ClearFaults();
   CHECK_CODE(f.store->Get(posts, "p1"), Code::kNotFound);
-  Result<VerifyReport> report = f.store->VerifyIndex(posts, "by_tag");
-  REQUIRE_OK(report);
+  // The catalog's pool fails fast for a moment after the failed connects.
+  std::optional<VerifyReport> report;
+  REQUIRE_OK(WhenBack([&] {
+    Result<VerifyReport> r = f.store->VerifyIndex(posts, "by_tag");
+    if (r.ok()) report = *r;
+    return r.status();
+  }));
   CHECK(report->missing == 0);
   // A fresh view lets the same write through.
   CHECK_OK(WhenBack([&] { return f.store->Put(posts, "p1", Json(R"({"tags":["x"]})")).status(); }));
