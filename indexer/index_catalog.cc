@@ -36,24 +36,30 @@ void CreateCatalogTables(soci::session& sql, const backend::Dialect& d) {
              std::string(d.TableOptions());
 }
 
-std::vector<CatalogIndex> LoadIndexes(soci::session& sql) {
-  std::vector<CatalogIndex> out;
+std::vector<CatalogIndexRow> LoadIndexRows(soci::session& sql) {
+  std::vector<CatalogIndexRow> out;
   soci::rowset<soci::row> rows =
       (sql.prepare << "SELECT entity, name, state, definition FROM ls_indexes ORDER BY entity, name");
   for (const soci::row& r : rows) {
-    std::string entity = r.get<std::string>(0), name = r.get<std::string>(1);
-    Result<IndexDef> def = IndexDef::FromJson(entity, name, r.get<std::string>(3));
-    IndexState state = ParseIndexState(r.get<std::string>(2));
-    if (!def.ok()) {
-      IndexDef unreadable;
-      unreadable.entity = entity;
-      unreadable.name = name;
-      unreadable.problem = def.status();
-      out.push_back({std::move(unreadable), state});
-      continue;
-    }
-    out.push_back({std::move(def).value(), state});
+    out.push_back({r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(3),
+                   ParseIndexState(r.get<std::string>(2))});
   }
+  return out;
+}
+
+IndexDef ParseIndexRow(const CatalogIndexRow& row) {
+  Result<IndexDef> def = IndexDef::FromJson(row.entity, row.name, row.definition);
+  if (def.ok()) return std::move(def).value();
+  IndexDef unreadable;
+  unreadable.entity = row.entity;
+  unreadable.name = row.name;
+  unreadable.problem = def.status();
+  return unreadable;
+}
+
+std::vector<CatalogIndex> LoadIndexes(soci::session& sql) {
+  std::vector<CatalogIndex> out;
+  for (const CatalogIndexRow& row : LoadIndexRows(sql)) out.push_back({ParseIndexRow(row), row.state});
   return out;
 }
 

@@ -32,6 +32,16 @@ void CreateCatalogTables(soci::session& sql, const backend::Dialect& d);
 // Every registered index; a definition this version cannot read comes back
 // with only its entity and name set and def.problem saying why.
 std::vector<CatalogIndex> LoadIndexes(soci::session& sql);
+// The same rows unparsed (the definition's JSON text as stored), for a
+// reader that re-reads the catalog often and parses only what changed.
+struct CatalogIndexRow {
+  std::string entity, name, definition;
+  IndexState state = IndexState::kWriteOnly;
+};
+std::vector<CatalogIndexRow> LoadIndexRows(soci::session& sql);
+// Parses one row; an unreadable definition comes back with only its entity
+// and name set and def.problem saying why.
+IndexDef ParseIndexRow(const CatalogIndexRow& row);
 // Inserts the index in `state` unless the catalog has it. True if inserted.
 bool RegisterIndex(soci::session& sql, const IndexDef& def, IndexState state);
 void SetIndexState(soci::session& sql, std::string_view entity, std::string_view name,

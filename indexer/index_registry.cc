@@ -49,22 +49,32 @@ Status IndexRegistry::Refresh() {
   view->expires = view->read_at + timings_.lease;
   Result<cluster::ConnectionPool::Lease> lease = catalog_.Acquire();
   if (!lease.ok()) return lease.status();
-  std::vector<CatalogIndex> indexes;
+  std::vector<CatalogIndexRow> rows;
   try {
-    indexes = LoadIndexes((*lease)->sql());
+    rows = LoadIndexRows((*lease)->sql());
   } catch (const soci::soci_error& e) {
     lease->Discard();
     return backend::ToStatus(e, catalog_.name(), "read index states");
   }
-  for (CatalogIndex& ci : indexes) {
-    if (ci.def.problem.ok()) ci.def.problem = CheckDatabasesKnown(ci.def, config_);
-    if (ci.def.code) {
-      auto it = code_maps_.find(ci.def.FullName());
-      if (it != code_maps_.end()) ci.def.map = it->second;
+  std::map<std::string, std::shared_ptr<const IndexDef>> parsed;
+  for (const CatalogIndexRow& row : rows) {
+    std::string key = row.entity + '\0' + row.name + '\0' + row.definition;
+    std::shared_ptr<const IndexDef> def;
+    if (auto it = parsed_.find(key); it != parsed_.end()) {
+      def = it->second;  // same text: same definition, problem and map function
+    } else {
+      IndexDef d = ParseIndexRow(row);
+      if (d.problem.ok()) d.problem = CheckDatabasesKnown(d, config_);
+      if (d.code) {
+        auto m = code_maps_.find(d.FullName());
+        if (m != code_maps_.end()) d.map = m->second;
+      }
+      def = std::make_shared<const IndexDef>(std::move(d));
     }
-    view->by_entity[ci.def.entity].push_back(
-        {std::make_shared<const IndexDef>(std::move(ci.def)), ci.state});
+    view->by_entity[def->entity].push_back({def, row.state});
+    parsed.emplace(std::move(key), std::move(def));
   }
+  parsed_ = std::move(parsed);  // drops definitions no longer in the catalog
   std::lock_guard<std::mutex> lock(mu_);
   view_ = std::move(view);
   return Status::OK();
