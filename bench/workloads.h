@@ -3,6 +3,7 @@
 // yet) reports "skipped: <reason>" instead of aborting the run.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -51,6 +52,13 @@ size_t Count(int round, size_t n);
 // Writes records 0..n-1 of data set `stream` (docs MakeDoc(i, cities))
 // through PutMany, once per Context.
 void Preload(Context& ctx, const std::string& entity, uint64_t stream, size_t n, size_t cities);
+
+// One put_batch comparison (workloads_core.cc): PutMany of `batch_size`
+// against `base_batch`, which writes one batch (ids and docs) by hand.
+using BaseBatch = std::function<void(const std::vector<std::string>& ids,
+                                     const std::vector<const libshard::Document*>& docs)>;
+void PutBatchRounds(Context& ctx, WorkloadResult* r, const std::string& e,
+                    const BaseBatch& base_batch);
 
 WorkloadResult RunGet(Context& ctx);
 WorkloadResult RunPut(Context& ctx);

@@ -96,12 +96,6 @@ WorkloadResult RunPut(Context& ctx) {
   return r;
 }
 
-namespace {
-
-// One put_batch comparison: PutMany of `batch_size` against `base_batch`,
-// which writes one batch (ids and docs) by hand.
-using BaseBatch = std::function<void(const std::vector<std::string>& ids,
-                                     const std::vector<const Document*>& docs)>;
 void PutBatchRounds(Context& ctx, WorkloadResult* r, const std::string& e,
                     const BaseBatch& base_batch) {
   const size_t bs = ctx.scale.batch_size;
@@ -137,8 +131,6 @@ void PutBatchRounds(Context& ctx, WorkloadResult* r, const std::string& e,
         static_cast<double>(bs));
   });
 }
-
-}  // namespace
 
 WorkloadResult RunPutBatch(Context& ctx) {
   const std::string e = ctx.cluster.E("put");

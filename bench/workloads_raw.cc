@@ -127,40 +127,9 @@ WorkloadResult RunPutBatchRaw(Context& ctx) {
   WorkloadResult r = RawResult(
       "per shard one transaction (lock + insert each), shards one after another; libshard "
       "runs shards in parallel");
-  r.unit = "records/s";
-  r.lat_unit = "batch of " + std::to_string(ctx.scale.batch_size);
   const std::string e = ctx.cluster.E("put");
-  const size_t bs = ctx.scale.batch_size;
   RawBaselineTable raw(ctx.cluster.config(), ctx.baseline, e);
-  RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
-    const size_t batches = round < 0 ? 2 : ctx.scale.batches;
-    const size_t n = batches * bs;
-    WriteSet data(2000 + static_cast<uint64_t>(round + 1), n, n / 10 + 1);
-    std::vector<std::vector<libshard::PutItem>> items(batches);
-    std::vector<std::vector<std::string>> raw_ids(batches);
-    std::vector<std::vector<const Document*>> raw_docs(batches);
-    for (size_t i = 0; i < n; ++i) {
-      if (a) {
-        items[i / bs].push_back({data.ids[i], data.docs[i], {}});
-      } else {
-        raw_ids[i / bs].push_back(data.ids[i]);
-        raw_docs[i / bs].push_back(&data.docs[i]);
-      }
-    }
-    ctx.cluster.Clear(e);
-    if (a) {
-      return TimeOps(
-          batches,
-          [&](size_t b) {
-            auto v = ctx.store().PutMany(e, items[b]);
-            if (!v.ok()) Fail("PutMany: " + v.status().ToString());
-          },
-          static_cast<double>(bs));
-    }
-    return TimeOps(
-        batches, [&](size_t b) { raw.PutBatch(raw_ids[b], raw_docs[b]); },
-        static_cast<double>(bs));
-  });
+  PutBatchRounds(ctx, &r, e, [&](const auto& ids, const auto& docs) { raw.PutBatch(ids, docs); });
   return r;
 }
 
