@@ -427,7 +427,8 @@ Status Recheck(cluster::Cluster& cluster, const Plan& plan, const std::vector<Hi
     if (!CheckId(plan.entity, h.id).ok()) continue;  // cannot be a record: dangling
     if (seen.insert(h.id).second) ids.push_back(h.id);
   }
-  Result<std::vector<Record>> records = records::GetMany(cluster, plan.entity, ids);
+  Result<std::vector<Record>> records =
+      records::GetMany(cluster, plan.entity, ids, records::ReadVia::kCache);
   if (!records.ok()) return records.status();
   std::unordered_map<std::string_view, Record*> by_id;
   for (Record& r : *records) by_id.emplace(r.id, &r);

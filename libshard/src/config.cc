@@ -216,7 +216,7 @@ class Parser {
   Status ParseDocument(const YAML::Node& root) {
     if (root.IsNull()) return ErrorAt(YAML::Mark(), "the config is empty");
     Result<Fields> fields = ReadFields(root, root, "top-level", "the config",
-                                       {"cluster", "catalog", "databases", "shards", "entities"});
+                                       {"cluster", "catalog", "databases", "shards", "entities", "caches"});
     if (!fields.ok()) return fields.status();
     // Databases first: the other sections refer to them.
     for (const char* key : {"databases", "catalog", "shards"}) {
@@ -230,8 +230,78 @@ class Parser {
     if (Status s = ParseDatabases(fields->at("databases")); !s.ok()) return s;
     if (Status s = ParseCatalog(fields->at("catalog")); !s.ok()) return s;
     if (Status s = ParseShards(fields->at("shards")); !s.ok()) return s;
+    if (auto it = fields->find("caches"); it != fields->end()) {
+      if (Status s = ParseCaches(it->second); !s.ok()) return s;
+    }
     if (auto it = fields->find("entities"); it != fields->end()) {
       if (Status s = ParseEntities(it->second); !s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  // `caches: {hot: "redis://127.0.0.1:6379"}`: names → connection strings.
+  Status ParseCaches(const Entry& entry) {
+    if (entry.value.IsNull()) return Status::OK();
+    if (!entry.value.IsMap()) {
+      return ErrorAt(entry.where(), "caches must map names to connection strings, e.g. "
+                                    "hot: \"redis://127.0.0.1:6379\"");
+    }
+    for (const auto& pair : entry.value) {
+      const YAML::Node key = pair.first;
+      const YAML::Node value = pair.second;
+      Result<std::string> name = ReadScalar(key, key, "a cache server name");
+      if (!name.ok()) return name.status();
+      CacheServerConfig cache;
+      cache.name = *name;
+      cache.mark = Mark(key);
+      const std::string what = "cache server '" + cache.name + "'";
+      if (!value.IsScalar()) {
+        return ErrorAt(value.IsNull() ? key : value,
+                       what + ": the connection string must be a string");
+      }
+      Result<std::string> url = config_internal::SubstituteEnv(value.Scalar());
+      if (!url.ok()) return ErrorAt(value, what + ": " + url.status().message());
+      cache.url = *url;
+      config_.caches.push_back(std::move(cache));
+    }
+    return Status::OK();
+  }
+
+  // An entity's `cache: {memory: 64MiB, shared: hot, ttl: 60s, memory_ttl: 5s}`.
+  Status ParseEntityCache(const Entry& entry, const std::string& entity,
+                          EntityCacheConfig* cache) {
+    const std::string what = "cache of entity '" + entity + "'";
+    Result<Fields> fields = ReadFields(entry.value, entry.where(), "cache", what,
+                                       {"memory", "shared", "ttl", "memory_ttl"});
+    if (!fields.ok()) return fields.status();
+    cache->mark = Mark(entry.where());
+    if (!fields->count("memory") && !fields->count("shared")) {
+      return ErrorAt(entry.where(), what + " needs 'memory', 'shared' or both");
+    }
+    if (auto it = fields->find("memory"); it != fields->end()) {
+      const YAML::Node& node = it->second.value;
+      if (!node.IsScalar() || !config_internal::ParseByteSize(node.Scalar(), &cache->memory_bytes) ||
+          cache->memory_bytes == 0) {
+        return ErrorAt(it->second.where(),
+                       what + ": memory must be a size such as 64MiB (B, KiB, MiB, GiB)");
+      }
+    }
+    if (auto it = fields->find("shared"); it != fields->end()) {
+      Result<std::string> name = ReadScalar(it->second.value, it->second.where(), what + ": shared");
+      if (!name.ok()) return name.status();
+      cache->shared = *name;
+    }
+    for (const char* key : {"ttl", "memory_ttl"}) {
+      auto it = fields->find(key);
+      if (it == fields->end()) continue;
+      const YAML::Node& node = it->second.value;
+      std::chrono::milliseconds* out = std::string_view(key) == "ttl" ? &cache->ttl
+                                                                       : &cache->memory_ttl;
+      if (!node.IsScalar() || !config_internal::ParseDurationMs(node.Scalar(), out) ||
+          out->count() == 0) {
+        return ErrorAt(it->second.where(), what + ": " + key +
+                                               " must be a duration such as 60s (ms, s, m, h)");
+      }
     }
     return Status::OK();
   }
@@ -365,7 +435,7 @@ class Parser {
   }
 
   Status ParseEntity(const YAML::Node& node) {
-    Result<Fields> fields = ReadFields(node, node, "entity", "an entity", {"name", "indexes"});
+    Result<Fields> fields = ReadFields(node, node, "entity", "an entity", {"name", "indexes", "cache"});
     if (!fields.ok()) return fields.status();
     Result<Entry> name_entry = Require(*fields, "name", node, "an entity");
     if (!name_entry.ok()) return name_entry.status();
@@ -388,6 +458,11 @@ class Parser {
           return s;
         }
         entity.indexes.push_back(std::move(index));
+      }
+    }
+    if (auto it = fields->find("cache"); it != fields->end() && !it->second.value.IsNull()) {
+      if (Status st = ParseEntityCache(it->second, entity.name, &entity.cache); !st.ok()) {
+        return st;
       }
     }
     config_.entities.push_back(std::move(entity));

@@ -3,8 +3,10 @@
 // Nothing here is public API.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -77,5 +79,19 @@ DatabaseTarget TargetOf(Backend backend, std::string_view url);
 // relative SQLite db path absolute against `base_dir` (which must itself be
 // absolute). Error messages never quote the string: the caller does, redacted.
 Result<ParsedUrl> NormalizeDatabaseUrl(std::string_view url, const std::string& base_dir);
+
+// Cache values: "64MiB", "1GiB", "4096" (bytes; B KiB MiB GiB KB MB GB)
+// and "60s", "500ms", "5m", "1h". False when `text` is not one.
+bool ParseByteSize(std::string_view text, uint64_t* out);
+bool ParseDurationMs(std::string_view text, std::chrono::milliseconds* out);
+
+inline constexpr std::chrono::milliseconds kMinCacheTtl{1};
+inline constexpr std::chrono::milliseconds kMaxCacheTtl{24 * 3600 * 1000};
+inline constexpr uint64_t kMaxCacheMemory = 1ull << 40;
+
+// The cache servers (names, URLs) and the entities' `cache:` (a known
+// server, ttl in range); `error_at` makes the located error.
+Status ValidateCaches(const ClusterConfig& config,
+                      const std::function<Status(const SourceMark&, const std::string&)>& error_at);
 
 }  // namespace libshard::config_internal

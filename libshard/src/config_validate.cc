@@ -72,7 +72,11 @@ class Validator {
     if (Status s = CheckDatabases(); !s.ok()) return s;
     if (Status s = CheckCatalog(); !s.ok()) return s;
     if (Status s = CheckShards(); !s.ok()) return s;
-    return CheckEntities();
+    if (Status s = CheckEntities(); !s.ok()) return s;
+    return config_internal::ValidateCaches(
+        config_, [](const SourceMark& mark, const std::string& message) {
+          return ErrorAt(mark, message);
+        });
   }
 
  private:

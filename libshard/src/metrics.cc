@@ -169,6 +169,44 @@ std::string RenderPrometheus(const MetricsSnapshot& m) {
   per_index("libshard_index_rows_written_total", "counter",
             "Index rows inserted by this process's writes.", false,
             [](const IndexMetrics& ix) { return ix.rows_written; });
+
+  // Record caches: one series per entity and tier (and server, for shared).
+  auto per_cache = [&](std::string_view name, std::string_view type, std::string_view help,
+                       const std::function<uint64_t(const CacheMetrics&)>& v) {
+    if (m.caches.empty()) return;
+    w.Family(name, type, help);
+    for (const CacheMetrics& c : m.caches) {
+      w.Sample(name, {{"entity", c.entity}, {"tier", c.tier}, {"server", c.server}}, v(c));
+    }
+  };
+  per_cache("libshard_cache_hits_total", "counter", "Reads answered by the cache tier.",
+            [](const CacheMetrics& c) { return c.hits; });
+  per_cache("libshard_cache_misses_total", "counter", "Reads the cache tier could not answer.",
+            [](const CacheMetrics& c) { return c.misses; });
+  per_cache("libshard_cache_fills_total", "counter", "Entries stored after a shard read.",
+            [](const CacheMetrics& c) { return c.fills; });
+  per_cache("libshard_cache_stale_fills_total", "counter",
+            "Fills refused because a write or an eviction came between the read and the fill.",
+            [](const CacheMetrics& c) { return c.stale_fills; });
+  per_cache("libshard_cache_invalidations_total", "counter",
+            "Entries dropped after this process's commits.",
+            [](const CacheMetrics& c) { return c.invalidations; });
+  per_cache("libshard_cache_errors_total", "counter",
+            "Calls to the cache server that failed (the shard answered instead).",
+            [](const CacheMetrics& c) { return c.errors; });
+  per_cache("libshard_cache_bypassed_total", "counter",
+            "Calls skipped while the cache server's circuit breaker was open.",
+            [](const CacheMetrics& c) { return c.bypassed; });
+  per_cache("libshard_cache_entries", "gauge", "Entries held by the memory tier.",
+            [](const CacheMetrics& c) { return c.entries; });
+  per_cache("libshard_cache_bytes", "gauge", "Bytes held by the memory tier.",
+            [](const CacheMetrics& c) { return c.bytes; });
+  per_cache("libshard_cache_pending_invalidations", "gauge",
+            "Invalidations waiting for the cache server to answer again.",
+            [](const CacheMetrics& c) { return c.pending_invalidations; });
+  per_cache("libshard_cache_breaker_open", "gauge",
+            "1 while the cache server's circuit breaker is open.",
+            [](const CacheMetrics& c) { return c.breaker_open ? 1 : 0; });
   return w.Take();
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "backend/errors.h"
+#include "cache/cache_set.h"
 #include "catalog/catalog.h"
 #include "indexer/index_catalog.h"
 #include "indexer/index_table.h"
@@ -209,6 +210,7 @@ Result<std::unique_ptr<Store>> Store::Impl::Open(const ClusterConfig& config,
   }
   impl->cluster_id = map->cluster_id;
   if (Status s = impl->ApplyMap(*map); !s.ok()) return s;
+  if (Status s = impl->OpenCaches(); !s.ok()) return s;
   Impl* raw = impl.get();
   impl->reload_map = [raw] { return raw->ReloadMap(); };
   impl->indexes = std::make_unique<indexer::IndexRegistry>(catalog_pool, impl->config,
@@ -226,6 +228,21 @@ Status Store::Impl::ApplyMap(const catalog::NamedMap& map) {
     shard_of[b] = static_cast<uint16_t>(*shard);
   }
   router.Reset(config.hash_seed, router::BucketMap(std::move(shard_of), map.epoch));
+  return Status::OK();
+}
+
+// The record caches' keys carry the cluster id (two clusters may share a
+// cache server); their clocks and test seams come from the Env.
+Status Store::Impl::OpenCaches() {
+  std::shared_ptr<cluster::Env> e = env;
+  cache::CacheHooks hooks;
+  hooks.now = [e] { return e->SteadyNow(); };
+  hooks.before_fill = [e](std::string_view entity) { e->BeforeCacheFill(entity); };
+  Result<std::unique_ptr<cache::CacheSet>> set = cache::CacheSet::Create(
+      config, options, cluster_id, std::move(hooks),
+      [e](std::string_view server, std::string_view op) { return e->FailCacheCall(server, op); });
+  if (!set.ok()) return set.status();
+  caches = std::move(set).value();
   return Status::OK();
 }
 

@@ -38,6 +38,8 @@ class Store::Impl : public cluster::Cluster {
   Status ApplyMap(const catalog::NamedMap& map);
   // Reads the map from the catalog and applies it (Cluster::reload_map).
   Status ReloadMap();
+  // Builds the record caches (Cluster::caches); needs cluster_id.
+  Status OpenCaches();
 
   // Put of an already-encoded, already-checked body.
   Result<uint64_t> PutEncoded(std::string_view entity, std::string_view id,

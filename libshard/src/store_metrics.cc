@@ -4,6 +4,7 @@
 #include <map>
 #include <utility>
 
+#include "cache/cache_set.h"
 #include "libshard/metrics.h"
 #include "libshard/store.h"
 #include "store_impl.h"
@@ -40,6 +41,7 @@ MetricsSnapshot Store::Metrics() {
   }
   for (auto& [key, ix] : indexes) out.indexes.push_back(std::move(ix));
   out.databases = impl_->DatabaseSnapshots();
+  if (impl_->caches) impl_->caches->AppendMetrics(impl_->config, &out.caches);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cache/record_cache.h"
 #include "cluster/route_retry.h"
 #include "records/record_reads.h"
 #include "records/record_table.h"
@@ -19,23 +20,20 @@ using backend::Connection;
 using cluster::ConnectionPool;
 using records::Decode;
 
-}  // namespace
-
-Result<RawRecord> Store::GetRaw(std::string_view entity, std::string_view id) {
-  if (Status s = impl_->CheckEntity(entity); !s.ok()) return s;
-  if (Status s = CheckId(entity, id); !s.ok()) return s;
+// One record from the shard that owns it, following its bucket if it moved.
+Result<RawRecord> ReadFromShard(Store::Impl& impl, std::string_view entity, std::string_view id) {
   RawRecord rec;
   const std::string e(entity);
-  cluster::RouteRetry retry(*impl_, entity, id);
+  cluster::RouteRetry retry(impl, entity, id);
   for (;;) {
-    router::Route route = impl_->router.RouteId(id);
-    ConnectionPool& pool = *impl_->shards[route.shard];
+    router::Route route = impl.router.RouteId(id);
+    ConnectionPool& pool = *impl.shards[route.shard];
     records::GetStatement::Found found = records::GetStatement::Found::kNo;
     cluster::BucketOwner owner;
-    Status s = impl_->WithConnection(pool, "get", Impl::Retry::kReadOnly, [&](Connection& c) {
+    Status s = impl.WithConnection(pool, "get", Store::Impl::Retry::kReadOnly, [&](Connection& c) {
       auto& get = c.Cached<records::GetStatement>(records::GetStatement::Key(e), [&] {
         return std::make_unique<records::GetStatement>(c.sql(), pool.dialect(), e,
-                                                       impl_->cluster_id);
+                                                       impl.cluster_id);
       });
       found = get.Run(id, route.bucket, &rec, &owner);
       return Status::OK();
@@ -51,6 +49,29 @@ Result<RawRecord> Store::GetRaw(std::string_view entity, std::string_view id) {
   return rec;
 }
 
+}  // namespace
+
+Result<RawRecord> Store::GetRaw(std::string_view entity, std::string_view id) {
+  if (Status s = impl_->CheckEntity(entity); !s.ok()) return s;
+  if (Status s = CheckId(entity, id); !s.ok()) return s;
+  cache::RecordCache* cache = impl_->CacheFor(entity);
+  if (cache == nullptr || !cache->reading()) return ReadFromShard(*impl_, entity, id);
+  // Read through the entity's cache (cache/record_cache.h).
+  const std::vector<std::string_view> ids{id};
+  std::vector<std::shared_ptr<const cache::CachedValue>> found;
+  cache::MissPlan plan;
+  cache->Lookup(ids, &found, &plan);
+  if (found[0]) return RawRecord{Id(id), found[0]->version, found[0]->updated_us, found[0]->body};
+  Result<RawRecord> rec = ReadFromShard(*impl_, entity, id);
+  if (rec.ok()) {
+    cache->Fill(ids, plan, {std::make_shared<const cache::CachedValue>(
+                               cache::CachedValue{rec->version, rec->updated_us, rec->body})});
+  } else if (rec.status().IsNotFound()) {
+    cache->Fill(ids, plan, {nullptr});  // hands its shared lease back
+  }
+  return rec;
+}
+
 Result<Record> Store::Get(std::string_view entity, std::string_view id) {
   Result<RawRecord> raw = GetRaw(entity, id);
   if (!raw.ok()) return raw.status();
@@ -59,7 +80,7 @@ Result<Record> Store::Get(std::string_view entity, std::string_view id) {
 
 Result<std::vector<Record>> Store::GetMany(std::string_view entity,
                                            const std::vector<Id>& ids) {
-  return records::GetMany(*impl_, entity, ids);
+  return records::GetMany(*impl_, entity, ids, records::ReadVia::kCache);
 }
 
 

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "backend/errors.h"
+#include "cache/record_cache.h"
 #include "cluster/route_retry.h"
 #include "indexer/maintainer.h"
 #include "records/bucket_owner.h"
@@ -86,6 +87,12 @@ class ShardWriter {
         return Status::OK();
       });
     });
+    // Committed (or perhaps committed: the link broke during COMMIT): the
+    // record cache drops the ids before the write is acknowledged, so no
+    // reader is served a version it replaced (cache/record_cache.h). A
+    // write that rolled back, or was refused by the fence, leaves the
+    // cache as it was.
+    if ((s.ok() && !refused_) || s.code() == Code::kOutcomeUnknown) InvalidateCache(writes);
     if (!s.ok()) return s;
     // Committed. Old rows are removed under a fresh lock; a failure here
     // leaves dangling rows only (filtered by queries, removed by repair),
@@ -102,6 +109,15 @@ class ShardWriter {
 
  private:
   bool IsSqlite() const { return pool_.dialect().backend() == Backend::kSqlite; }
+
+  void InvalidateCache(const std::vector<PendingWrite>& writes) const {
+    cache::RecordCache* cache = store_.CacheFor(entity_);
+    if (cache == nullptr) return;
+    std::vector<std::string_view> ids;
+    ids.reserve(writes.size());
+    for (const PendingWrite& w : writes) ids.push_back(w.id);
+    cache->Invalidate(ids);
+  }
 
   // True when an item asks for more durability than the Store's default
   // (WriteOptions::durability): a batch is as durable as its most durable

@@ -171,9 +171,29 @@ void WriteYaml(const ClusterConfig& config,
   }
   out << YAML::EndMap;
   out << YAML::Key << "shards" << YAML::Value << YAML::Flow << config.shards;
+  if (!config.caches.empty()) {
+    out << YAML::Key << "caches" << YAML::Value << YAML::BeginMap;
+    for (const CacheServerConfig& c : config.caches) {
+      out << YAML::Key << c.name << YAML::Value << YAML::DoubleQuoted << c.url;
+    }
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "entities" << YAML::Value << YAML::BeginSeq;
   for (const EntityConfig& e : config.entities) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << e.name;
+    if (e.cache.enabled()) {
+      out << YAML::Key << "cache" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      if (e.cache.memory_bytes > 0) {
+        out << YAML::Key << "memory" << YAML::Value << std::to_string(e.cache.memory_bytes);
+      }
+      if (!e.cache.shared.empty()) out << YAML::Key << "shared" << YAML::Value << e.cache.shared;
+      out << YAML::Key << "ttl" << YAML::Value << std::to_string(e.cache.ttl.count()) + "ms";
+      if (e.cache.memory_ttl.count() > 0) {
+        out << YAML::Key << "memory_ttl" << YAML::Value
+            << std::to_string(e.cache.memory_ttl.count()) + "ms";
+      }
+      out << YAML::EndMap;
+    }
     if (!e.indexes.empty()) {
       out << YAML::Key << "indexes" << YAML::Value << YAML::BeginSeq;
       for (const IndexConfig& ix : e.indexes) {

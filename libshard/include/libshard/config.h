@@ -11,6 +11,7 @@
 // Thread-safety: a loaded ClusterConfig is immutable data.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -61,9 +62,36 @@ struct IndexConfig {
   SourceMark mark;
 };
 
+// An entity's record cache (YAML `cache:` of an entity; README "Caching").
+// Get, GetMany and a query's record fetch read through it; every write of
+// the entity invalidates it after its COMMIT. Either tier alone, or both
+// (memory in front of shared in front of the shard).
+struct EntityCacheConfig {
+  // Memory tier: at most this many bytes (keys + bodies) per process and
+  // entity; 0 = no memory tier. YAML: `memory: 64MiB` (B, KiB, MiB, GiB).
+  // The tier is split in 16 stripes, so a record larger than 1/16 of it is
+  // not cached in memory.
+  uint64_t memory_bytes = 0;
+  // Shared tier: the name of a `caches:` server; "" = no shared tier.
+  std::string shared;
+  // How long an entry may live. It is also the bound of the windows in
+  // which a replaced version can still be served: another process's
+  // memory tier (it is not told about writes made elsewhere), and a writer
+  // that could not reach the shared server. YAML: `ttl: 60s` (ms, s, m, h).
+  std::chrono::milliseconds ttl{60000};
+  // The memory tier's own ttl, when it should be shorter; 0 = `ttl`.
+  std::chrono::milliseconds memory_ttl{0};
+  SourceMark mark;
+  bool enabled() const { return memory_bytes > 0 || !shared.empty(); }
+  std::chrono::milliseconds MemoryTtl() const {
+    return memory_ttl.count() > 0 ? memory_ttl : ttl;
+  }
+};
+
 struct EntityConfig {
   std::string name;
   std::vector<IndexConfig> indexes;
+  EntityCacheConfig cache;  // off unless `cache:` is given
   SourceMark mark;
   const IndexConfig* FindIndex(std::string_view name) const;
 };
@@ -77,6 +105,16 @@ struct DatabaseConfig {
   // SOCI connection string after ${VAR} substitution and path resolution,
   // e.g. "sqlite3://db=/abs/data/s0.db". May hold a password: print
   // RedactedUrl(), never this.
+  std::string url;
+  SourceMark mark;
+  std::string RedactedUrl() const;
+};
+
+// A shared cache server (top-level `caches:`, name → connection string).
+struct CacheServerConfig {
+  std::string name;
+  // redis://[[user]:password@]host[:port][/db] after ${VAR} substitution.
+  // May hold a password: print RedactedUrl(), never this.
   std::string url;
   SourceMark mark;
   std::string RedactedUrl() const;
@@ -98,6 +136,7 @@ struct ClusterConfig {
   // leave it empty, meaning every weight is 1. Read it through ShardWeight().
   std::vector<uint32_t> shard_weights;
   std::vector<EntityConfig> entities;
+  std::vector<CacheServerConfig> caches;
 
   // Reads, substitutes, resolves and validates a YAML file.
   static Result<ClusterConfig> Load(const std::string& path);
@@ -113,6 +152,7 @@ struct ClusterConfig {
 
   const DatabaseConfig* FindDatabase(std::string_view name) const;
   const EntityConfig* FindEntity(std::string_view name) const;
+  const CacheServerConfig* FindCache(std::string_view name) const;
   // The weight of shards[i]: 1 when shard_weights is empty (or too short).
   uint32_t ShardWeight(size_t i) const;
 };

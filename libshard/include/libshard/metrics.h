@@ -53,9 +53,31 @@ struct IndexMetrics {
   uint64_t rows_written = 0;     // index rows inserted by this process's writes
 };
 
+// One cache tier of one entity (EntityCacheConfig). Counted by this
+// process since Store::Open.
+struct CacheMetrics {
+  std::string entity;
+  std::string tier;          // "memory" or "shared"
+  std::string server;        // shared: the caches: name; memory: ""
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t fills = 0;        // entries stored after a shard read
+  uint64_t stale_fills = 0;  // fills refused: a write (or an eviction) came between
+  uint64_t invalidations = 0;  // entries dropped after this process's commits
+  uint64_t errors = 0;       // shared: calls that failed (the shard answered instead)
+  uint64_t bypassed = 0;     // shared: calls skipped while the breaker was open
+  // Now: memory — entries and bytes held; shared — invalidations waiting
+  // for the server, and whether the breaker is open.
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t pending_invalidations = 0;
+  bool breaker_open = false;
+};
+
 struct MetricsSnapshot {
   std::vector<DatabaseMetrics> databases;  // in config order
   std::vector<IndexMetrics> indexes;       // by entity, index
+  std::vector<CacheMetrics> caches;        // by entity (config order), memory first
   // Index states come from the catalog: false (with the reason) when it
   // could not be read; `indexes` then holds only the rows_written counts.
   bool index_states_ok = true;

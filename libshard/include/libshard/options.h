@@ -70,6 +70,18 @@ struct Options {
   // Default durability of every write of this Store (see Durability).
   // Default: kProcessCrash.
   Durability durability = Durability::kProcessCrash;
+  // Record caches (EntityCacheConfig, README "Caching"). false = this
+  // process neither reads nor fills any cache tier. It still invalidates
+  // the shared tier after its writes, so other processes never read a
+  // version it replaced. Default: true.
+  bool cache = true;
+  // Bound on connecting to a shared cache server and on each call to it.
+  // Default: 200 ms.
+  int cache_timeout_ms = 200;
+  // After a shared cache server failed to answer, this process skips it
+  // for this long (reads go to the shards) before trying again.
+  // Default: 2000 ms.
+  int cache_breaker_ms = 2000;
 };
 
 struct WriteOptions {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "backend/errors.h"
+#include "cache/cache_set.h"
 #include "backend/statement_timeout.h"
 #include "libshard/id.h"
 
@@ -22,6 +23,10 @@ int WorkerThreads(const ClusterConfig& config, const Options& options) {
 }  // namespace
 
 Cluster::~Cluster() = default;
+
+cache::RecordCache* Cluster::CacheFor(std::string_view entity) const {
+  return caches ? caches->For(entity) : nullptr;
+}
 
 Cluster::Cluster(ClusterConfig cfg, Options opts, std::shared_ptr<Env> e)
     : config(std::move(cfg)), options(opts), env(e ? std::move(e) : Env::Default()),

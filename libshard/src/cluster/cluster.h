@@ -28,6 +28,11 @@
 #include "libshard/options.h"
 #include "util/thread_pool.h"
 
+namespace libshard::cache {
+class CacheSet;
+class RecordCache;
+}  // namespace libshard::cache
+
 namespace libshard::cluster {
 
 // The record shards this process knows, by process-local index: the
@@ -66,6 +71,10 @@ class Cluster {
   std::atomic<bool> all_shards_in_process{true};  // every record shard is SQLite
   // Index rows inserted by this process, per index (Store::Metrics).
   IndexRowCounters index_rows;
+  // Record caches (cache/cache_set.h), built at Open; null before.
+  std::unique_ptr<cache::CacheSet> caches;
+  // The entity's record cache, or null when it has none.
+  cache::RecordCache* CacheFor(std::string_view entity) const;
 
   // InvalidArgument unless `entity` is declared in the config.
   Status CheckEntity(std::string_view entity) const;

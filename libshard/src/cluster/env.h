@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "backend/session.h"
 #include "libshard/config.h"
@@ -46,6 +47,18 @@ class Env {
   // own, e.g. the statement timeout). Throws soci::soci_error.
   virtual backend::Session OpenSession(const DatabaseConfig& db, const std::string& url,
                                        std::shared_ptr<backend::SessionHooks> hooks);
+
+  // Record cache seams (cache/record_cache.h). Called by a reader after
+  // its shard read and before it fills the cache (a test pauses it there
+  // to stage the read/fill race). Asked before each call to the shared
+  // cache server `server` ("lookup", "fill", "invalidate"): true makes the
+  // call fail as if the server could not be reached.
+  virtual void BeforeCacheFill(std::string_view entity) const { (void)entity; }
+  virtual bool FailCacheCall(std::string_view server, std::string_view op) const {
+    (void)server;
+    (void)op;
+    return false;
+  }
 
   // The process-wide real environment.
   static std::shared_ptr<Env> Default();

@@ -197,4 +197,33 @@ FaultEnv::Decision FaultEnv::Match(const std::string& database, SqlOp op, std::s
   return d;
 }
 
+void FaultEnv::SetBeforeCacheFill(CacheFillHook hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  before_cache_fill_ = std::move(hook);
+}
+
+void FaultEnv::SetCacheFault(CacheFault fault) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_fault_ = std::move(fault);
+}
+
+// The hooks run outside the lock: a fill hook blocks by design.
+void FaultEnv::BeforeCacheFill(std::string_view entity) const {
+  CacheFillHook hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hook = before_cache_fill_;
+  }
+  if (hook) hook(entity);
+}
+
+bool FaultEnv::FailCacheCall(std::string_view server, std::string_view op) const {
+  CacheFault fault;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fault = cache_fault_;
+  }
+  return fault && fault(server, op);
+}
+
 }  // namespace libshard::cluster

@@ -75,6 +75,14 @@ class FaultEnv : public Env {
                                       std::string_view sql)>;
   void SetObserver(Observer observer);
 
+  // The record cache seams (Env::BeforeCacheFill, Env::FailCacheCall).
+  using CacheFillHook = std::function<void(std::string_view entity)>;
+  using CacheFault = std::function<bool(std::string_view server, std::string_view op)>;
+  void SetBeforeCacheFill(CacheFillHook hook);
+  void SetCacheFault(CacheFault fault);
+  void BeforeCacheFill(std::string_view entity) const override;
+  bool FailCacheCall(std::string_view server, std::string_view op) const override;
+
   // Operations seen so far on `database` of kind `op`.
   int Count(const std::string& database, backend::SqlOp op) const;
 
@@ -97,6 +105,8 @@ class FaultEnv : public Env {
   LeaseTimings lease_;
   std::vector<Rule> rules_;
   Observer observer_;
+  CacheFillHook before_cache_fill_;
+  CacheFault cache_fault_;
   std::map<std::pair<std::string, int>, int> counts_;  // (database, op) -> seen
 };
 

@@ -3,10 +3,11 @@
 #include <soci/soci.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 
+#include "cache/record_cache.h"
 #include "cluster/route_retry.h"
-
 #include "records/record_table.h"
 
 namespace libshard::records {
@@ -68,9 +69,11 @@ struct Refusal {
 
 // One round of GetMany on the shards `ids` route to now. Found records go
 // to `found`; ids whose shard refused (the bucket moved) to `refused`.
+// With `bodies`, each found record's stored body is kept beside it (for
+// the record cache's fill).
 Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
                  const std::vector<std::string_view>& ids, std::vector<std::vector<Record>>* found,
-                 std::vector<Refusal>* refused) {
+                 std::vector<std::vector<std::string>>* bodies, std::vector<Refusal>* refused) {
   std::vector<uint16_t> route(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) route[i] = cluster.router.RouteId(ids[i]).shard;
   // After routing: every index in `route` is already in `shards`.
@@ -83,6 +86,7 @@ Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
   }
   const std::string e(entity);
   found->assign(shard_count, {});
+  if (bodies != nullptr) bodies->assign(shard_count, {});
   std::vector<std::vector<Refusal>> refused_by_shard(shard_count);
   Status status = cluster.ForEachShard(touched, [&](size_t shard) {
     ConnectionPool& pool = *cluster.shards[shard];
@@ -132,6 +136,7 @@ Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
     });
     if (!s.ok()) return s;
     for (RawRecord& r : raw) {
+      if (bodies != nullptr) (*bodies)[shard].push_back(r.body);
       Result<Record> rec = Decode(entity, std::move(r));
       if (!rec.ok()) return rec.status();
       (*found)[shard].push_back(std::move(rec).value());
@@ -144,22 +149,26 @@ Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
   return status;
 }
 
-}  // namespace
-
-Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view entity,
-                                    const std::vector<Id>& ids) {
-  if (Status s = cluster.CheckEntity(entity); !s.ok()) return s;
-  for (const Id& id : ids) {
-    if (Status s = CheckId(entity, id); !s.ok()) return s;
-  }
+// GetMany from the shards. With `bodies`, out->at(k)'s stored body goes to
+// (*bodies)[k].
+template <typename IdList>
+Status ReadFromShards(cluster::Cluster& cluster, std::string_view entity, const IdList& ids,
+                      std::vector<Record>* result, std::vector<std::string>* bodies) {
   std::vector<std::vector<Record>> found;
+  std::vector<std::vector<std::string>> found_bodies;
   std::vector<std::string_view> todo(ids.begin(), ids.end());
   std::vector<std::vector<Record>> round;
   cluster::RouteRetry retry(cluster, std::string(entity) + " get_many");
   while (!todo.empty()) {
     std::vector<Refusal> refused;
-    if (Status s = ReadRound(cluster, entity, todo, &round, &refused); !s.ok()) return s;
+    std::vector<std::vector<std::string>> round_bodies;
+    if (Status s = ReadRound(cluster, entity, todo, &round, bodies ? &round_bodies : nullptr,
+                             &refused);
+        !s.ok()) {
+      return s;
+    }
     for (auto& v : round) found.push_back(std::move(v));
+    for (auto& v : round_bodies) found_bodies.push_back(std::move(v));
     todo.clear();
     std::unordered_set<uint32_t> followed;
     for (const Refusal& r : refused) {
@@ -171,7 +180,7 @@ Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view 
     // The refused ids, as views into `ids` (stable), once each.
     std::unordered_set<std::string_view> again;
     for (const Refusal& r : refused) again.insert(r.id);
-    for (const Id& id : ids) {
+    for (std::string_view id : ids) {
       if (again.erase(id)) todo.push_back(id);
     }
   }
@@ -179,12 +188,19 @@ Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view 
   // Back into request order. Sorted vectors rather than hash maps: a call
   // carries tens to hundreds of ids and the maps' node allocations cost
   // more than the searches (callgrind, shard-bench get_many_in).
-  std::vector<std::pair<std::string_view, Record*>> by_id;
-  for (auto& shard_records : found) {
-    for (Record& r : shard_records) by_id.emplace_back(r.id, &r);
+  struct Found {
+    std::string_view id;
+    Record* record;
+    std::string* body;
+  };
+  std::vector<Found> by_id;
+  for (size_t g = 0; g < found.size(); ++g) {
+    for (size_t r = 0; r < found[g].size(); ++r) {
+      by_id.push_back({found[g][r].id, &found[g][r], bodies ? &found_bodies[g][r] : nullptr});
+    }
   }
   std::sort(by_id.begin(), by_id.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+            [](const Found& a, const Found& b) { return a.id < b.id; });
   // All lookups first (keys point into the records), then move each record
   // out at its last request position and copy it only for earlier repeats.
   constexpr size_t kNone = static_cast<size_t>(-1);
@@ -193,22 +209,97 @@ Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view 
   size_t hits = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     auto it = std::lower_bound(by_id.begin(), by_id.end(), std::string_view(ids[i]),
-                               [](const auto& e, std::string_view id) { return e.first < id; });
-    if (it == by_id.end() || it->first != ids[i]) continue;
+                               [](const Found& e, std::string_view id) { return e.id < id; });
+    if (it == by_id.end() || it->id != std::string_view(ids[i])) continue;
     pick[i] = static_cast<size_t>(it - by_id.begin());
     ++uses[pick[i]];
     ++hits;
   }
-  std::vector<Record> out;
+  std::vector<Record>& out = *result;
+  out.clear();
   out.reserve(hits);
+  if (bodies) {
+    bodies->clear();
+    bodies->reserve(hits);
+  }
   for (size_t p : pick) {
     if (p == kNone) continue;
-    if (--uses[p] == 0) {
-      out.push_back(std::move(*by_id[p].second));
+    const bool last = --uses[p] == 0;
+    if (last) {
+      out.push_back(std::move(*by_id[p].record));
     } else {
-      out.push_back(*by_id[p].second);
+      out.push_back(*by_id[p].record);
     }
+    if (bodies) bodies->push_back(last ? std::move(*by_id[p].body) : *by_id[p].body);
   }
+  return Status::OK();
+}
+
+// GetMany through the entity's record cache: every tier is asked for the
+// distinct ids once, the misses are read from the shards in one GetMany
+// and filled, and the answer is put back into request order.
+Result<std::vector<Record>> GetManyCached(cluster::Cluster& cluster, std::string_view entity,
+                                          const std::vector<Id>& ids, cache::RecordCache& cache) {
+  std::vector<std::string_view> distinct(ids.begin(), ids.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<std::shared_ptr<const cache::CachedValue>> cached;
+  cache::MissPlan plan;
+  cache.Lookup(distinct, &cached, &plan);
+  // Every distinct id's record (or nothing), as a Record.
+  std::vector<std::optional<Record>> records(distinct.size());
+  for (size_t i = 0; i < distinct.size(); ++i) {
+    if (!cached[i]) continue;
+    Result<Record> rec = Decode(
+        entity, RawRecord{Id(distinct[i]), cached[i]->version, cached[i]->updated_us,
+                          cached[i]->body});
+    if (!rec.ok()) return rec.status();
+    records[i] = std::move(rec).value();
+  }
+  if (!plan.positions.empty()) {
+    std::vector<std::string_view> missing;
+    missing.reserve(plan.positions.size());
+    for (size_t i : plan.positions) missing.push_back(distinct[i]);
+    std::vector<Record> read;
+    std::vector<std::string> bodies;
+    if (Status s = ReadFromShards(cluster, entity, missing, &read, &bodies); !s.ok()) return s;
+    // `read` is in `missing` order (sorted, distinct), missing ids left out.
+    std::vector<std::shared_ptr<const cache::CachedValue>> rows(missing.size());
+    size_t r = 0;
+    for (size_t k = 0; k < missing.size() && r < read.size(); ++k) {
+      if (std::string_view(read[r].id) != missing[k]) continue;
+      rows[k] = std::make_shared<const cache::CachedValue>(
+          cache::CachedValue{read[r].version, read[r].updated_us, std::move(bodies[r])});
+      records[plan.positions[k]] = std::move(read[r]);
+      ++r;
+    }
+    cache.Fill(distinct, plan, rows);
+  }
+  std::vector<Record> out;
+  out.reserve(ids.size());
+  for (const Id& id : ids) {
+    size_t i = static_cast<size_t>(
+        std::lower_bound(distinct.begin(), distinct.end(), std::string_view(id)) -
+        distinct.begin());
+    if (records[i]) out.push_back(*records[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Record>> GetMany(cluster::Cluster& cluster, std::string_view entity,
+                                    const std::vector<Id>& ids, ReadVia via) {
+  if (Status s = cluster.CheckEntity(entity); !s.ok()) return s;
+  for (const Id& id : ids) {
+    if (Status s = CheckId(entity, id); !s.ok()) return s;
+  }
+  if (via == ReadVia::kCache) {
+    cache::RecordCache* cache = cluster.CacheFor(entity);
+    if (cache != nullptr && cache->reading()) return GetManyCached(cluster, entity, ids, *cache);
+  }
+  std::vector<Record> out;
+  if (Status s = ReadFromShards(cluster, entity, ids, &out, nullptr); !s.ok()) return s;
   return out;
 }
 

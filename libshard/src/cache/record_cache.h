@@ -1,0 +1,86 @@
+// RecordCache: one entity's cache tiers stacked — memory (this process) in
+// front of shared (a Redis server) in front of the shard — with the
+// read-through and invalidation steps the store's read and write paths
+// call, and the entity's counters.
+//
+//   read:   Lookup(ids) → hits, and a MissPlan for the rest
+//           read the misses from the shards (committed rows only)
+//           Fill(plan, rows) → each tier stores what it may (memory:
+//           tickets; shared: leases — see memory_tier.h, shared_tier.h)
+//   write:  COMMIT, then Invalidate(ids), before the write is acknowledged
+//
+// Entries are keyed by entity and id, never by shard: a bucket move copies
+// records unchanged (same version, same body), so an entry stays right
+// wherever its record lives.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/memory_tier.h"
+#include "cache/shared_tier.h"
+#include "libshard/config.h"
+#include "libshard/metrics.h"
+
+namespace libshard::cache {
+
+// What the cache takes from its surroundings (the cluster's Env).
+struct CacheHooks {
+  std::function<SteadyTime()> now;
+  // Test seam: called by a reader after its shard read, before its fill.
+  std::function<void(std::string_view entity)> before_fill;
+};
+
+struct TierCounters {
+  std::atomic<uint64_t> hits{0}, misses{0}, fills{0}, stale_fills{0}, invalidations{0},
+      errors{0}, bypassed{0};
+};
+
+// The misses of one Lookup, for its Fill.
+struct MissPlan {
+  std::vector<size_t> positions;                // into the looked-up ids
+  std::vector<MemoryTier::Ticket> tickets;      // per miss (memory tier)
+  std::vector<std::string> leases;              // per miss (shared; "" = may not fill)
+};
+
+class RecordCache {
+ public:
+  // `shared` may be null (memory only); it outlives this. `reading` false:
+  // Options::cache is off — no lookups or fills, but writes still
+  // invalidate the shared tier.
+  RecordCache(std::string entity, const EntityCacheConfig& config, std::string key_prefix,
+              SharedTier* shared, bool reading, CacheHooks hooks);
+
+  bool reading() const { return reading_; }
+
+  // found[i] is the cached value of ids[i], or null; `plan` lists the rest.
+  void Lookup(const std::vector<std::string_view>& ids,
+              std::vector<std::shared_ptr<const CachedValue>>* found, MissPlan* plan);
+  // rows[k]: what the shard read found for plan.positions[k] (null: no record).
+  void Fill(const std::vector<std::string_view>& ids, const MissPlan& plan,
+            const std::vector<std::shared_ptr<const CachedValue>>& rows);
+  // After a COMMIT (or an outcome unknown) of writes to `ids`.
+  void Invalidate(const std::vector<std::string_view>& ids);
+
+  void AppendMetrics(std::vector<CacheMetrics>* out) const;
+
+ private:
+  std::string SharedKey(std::string_view id) const;
+  void CountShared(Outcome o);
+
+  const std::string entity_;
+  const std::string key_prefix_;  // "ls:<cluster id>:<entity>:"
+  const std::chrono::milliseconds ttl_;
+  std::unique_ptr<MemoryTier> memory_;
+  SharedTier* shared_;
+  const bool reading_;
+  CacheHooks hooks_;
+  TierCounters memory_counters_, shared_counters_;
+};
+
+}  // namespace libshard::cache
