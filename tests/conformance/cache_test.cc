@@ -16,6 +16,7 @@
 
 using namespace conformance;  // NOLINT
 using libshard::cluster::FaultEnv;
+using libshard::testing::FillGate;
 using libshard::testing::PrivateRedis;
 using libshard::testing::SharedCacheUrl;
 
@@ -86,35 +87,6 @@ CacheMetrics Tier(Store& store, const std::string& entity, const std::string& ti
 }
 
 Document Doc(int n) { return Document::MakeObject({{"n", n}}); }
-
-// Pauses the first reader that reaches the fill until Release().
-class FillGate {
- public:
-  explicit FillGate(FaultEnv& env) {
-    env.SetBeforeCacheFill([this](std::string_view) {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (used_) return;
-      used_ = true;
-      waiting_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
-    });
-  }
-  void WaitUntilPaused() {
-    std::unique_lock<std::mutex> lock(mu_);
-    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(30), [&] { return waiting_; }));
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool used_ = false, waiting_ = false, released_ = false;
-};
 
 // The race of a reader that misses, reads version 1 from the shard, and
 // fills after a write of version 2 was acknowledged: the fill is refused

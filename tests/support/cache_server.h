@@ -5,9 +5,29 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
+#include "cluster/fault_env.h"
+
 namespace libshard::testing {
+
+// Pauses the first reader of `env`'s Store that reaches its cache fill
+// (after its shard read) until Release(): the deterministic read/fill race.
+class FillGate {
+ public:
+  explicit FillGate(cluster::FaultEnv& env);
+  ~FillGate();  // releases a paused reader
+  void WaitUntilPaused();  // fails the test after 30 s
+  void Release();
+
+ private:
+  cluster::FaultEnv& env_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool used_ = false, waiting_ = false, released_ = false;
+};
 
 // The URL, or "" when the environment has none. When the tests were built
 // to require servers (LIBSHARD_SERVER_TESTS) an unset URL fails the test.
