@@ -32,9 +32,11 @@ std::shared_ptr<const CachedValue> MemoryTier::Lookup(std::string_view id, Stead
       s.lru.splice(s.lru.begin(), s.lru, it->second);
       return it->second->value;
     }
-    // Expired: dropping it is not an invalidation (nothing newer is
-    // known), so the generation stays.
+    // Expired. Dropping it moves the generation like an eviction: a slow
+    // reader that read an older row before this entry was filled must not
+    // put it back now that the newer entry is gone.
     Erase(s, it->second);
+    ++s.generation;
   }
   *ticket = Ticket{index, s.generation, now};
   return nullptr;

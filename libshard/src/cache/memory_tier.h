@@ -11,9 +11,9 @@
 // invalidation follows its COMMIT, so a fill is stored only when no
 // commit of that stripe was announced between the reader's miss and its
 // fill; a commit announced before the miss was visible to the read.
-// Evictions bump it too: otherwise a slow reader could fill an old
-// version after a newer one it raced with had been stored and evicted,
-// and this process would read backwards. Among fills that pass, a version
+// Evictions and expiries bump it too: otherwise a slow reader could fill
+// an old version after a newer one it raced with had been stored and then
+// dropped, and this process would read backwards. Among fills that pass, a version
 // never replaces a newer one.
 //
 // Writes made by other processes are not seen here: an entry lives at most
