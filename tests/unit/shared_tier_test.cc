@@ -7,6 +7,7 @@
 #include "cache/shared_tier.h"
 
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -316,7 +317,14 @@ TEST_SUITE("shared tier") {
     REQUIRE(r.outcome == Outcome::kMiss);
 
     server.Stop();
-    CHECK(FillOne(*tier, k, r.lease, 1, "x") == Outcome::kError);  // the pooled link is dead
+    // The pooled link is dead: writing 1 MiB to it raises SIGPIPE, which
+    // (left at its default, as here) would end the process unless the tier
+    // blocks it.
+    struct sigaction pipe_action {};
+    REQUIRE(sigaction(SIGPIPE, nullptr, &pipe_action) == 0);
+    const bool pipe_default = pipe_action.sa_handler == SIG_DFL;
+    CHECK(pipe_default);
+    CHECK(FillOne(*tier, k, r.lease, 1, BinaryBody(1 << 20, 3)) == Outcome::kError);
     CHECK(tier->breaker_open());
     CHECK(tier->last_error().find("pw-for-tests") == std::string::npos);
     CHECK(LookupOne(*tier, k).outcome == Outcome::kBypassed);
