@@ -71,6 +71,73 @@ std::string BinaryBody(size_t size, uint32_t seed) {
   return s;
 }
 
+// Threads read (lookup, "shard read", fill) and write (commit a new version,
+// then invalidate) a few keys through one SharedTier, as one process's
+// threads would. A hit must never be older than a version whose write was
+// acknowledged (its Invalidate returned) before the lookup began, even when
+// every `fault_every`-th invalidation fails and is queued (0 = none fail):
+// the queue is replayed before any read.
+void CheckNoRegressionAcrossThreads(const std::string& url, int fault_every) {
+  const uint32_t seed = std::random_device{}();
+  MESSAGE("seed " << seed);
+  std::atomic<int> invalidations{0};
+  SharedTierOptions o;
+  o.pool_size = 2;  // fewer connections than threads: the pool is shared
+  if (fault_every > 0) {
+    o.fault = [&](std::string_view op) {
+      return op == "invalidate" && ++invalidations % fault_every == 0;
+    };
+  }
+  auto tier = MakeTier(url, o);
+  constexpr int kKeys = 4, kThreads = 4, kOps = 300;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i) {
+    keys.push_back(Key("mt" + std::to_string(fault_every) + ":" + std::to_string(i)));
+  }
+  // committed[k]: the shard's version; acked[k]: the highest version whose
+  // write was acknowledged (committed, then invalidated or queued).
+  std::atomic<uint64_t> committed[kKeys] = {}, acked[kKeys] = {};
+  std::atomic<int> errors{0}, queued{0}, hits{0}, stored{0}, regressions{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(seed + t);
+      for (int op = 0; op < kOps; ++op) {
+        const int i = static_cast<int>(rng() % kKeys);
+        if (rng() % 4 == 0) {
+          const uint64_t v = committed[i].fetch_add(1) + 1;
+          if (!tier->Invalidate({keys[i]})) ++queued;
+          uint64_t a = acked[i].load();
+          while (a < v && !acked[i].compare_exchange_weak(a, v)) {
+          }
+          continue;
+        }
+        const uint64_t floor = acked[i].load();
+        LookupResult r = LookupOne(*tier, keys[i]);
+        if (r.outcome == Outcome::kHit) {
+          ++hits;
+          if (r.value.version < floor) ++regressions;
+        } else if (r.outcome == Outcome::kMiss) {
+          const uint64_t v = committed[i].load();  // the shard read
+          Outcome f = FillOne(*tier, keys[i], r.lease, v, "v" + std::to_string(v));
+          if (f == Outcome::kStored) ++stored;
+          if (f == Outcome::kError) ++errors;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(errors == 0);
+  CHECK(regressions == 0);
+  CHECK(hits > 0);
+  CHECK(stored > 0);
+  if (fault_every > 0) CHECK(queued > 0);
+  MESSAGE("hits " << hits.load() << ", stored " << stored.load() << ", queued "
+                  << queued.load() << ", still pending " << tier->pending());
+}
+
 TEST_SUITE("shared tier") {
   TEST_CASE("create refuses a bad URL without quoting the password") {
     SharedTierOptions o;
@@ -394,54 +461,13 @@ TEST_SUITE("shared tier") {
   TEST_CASE("threads: a hit is never older than an acknowledged invalidation") {
     auto url = testing::CacheUrlFromEnv();
     if (!url) return;
-    const uint32_t seed = std::random_device{}();
-    MESSAGE("seed " << seed);
-    SharedTierOptions o;
-    o.pool_size = 2;  // fewer connections than threads: the pool is shared
-    auto tier = MakeTier(*url, o);
-    constexpr int kKeys = 4, kThreads = 4, kOps = 300;
-    std::vector<std::string> keys;
-    for (int i = 0; i < kKeys; ++i) keys.push_back(Key("mt" + std::to_string(i)));
-    // committed[k]: the shard's version; acked[k]: the highest version
-    // whose invalidation has returned (what a client was told is written).
-    std::atomic<uint64_t> committed[kKeys] = {}, acked[kKeys] = {};
-    std::atomic<int> errors{0}, hits{0}, stored{0}, regressions{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        std::mt19937 rng(seed + t);
-        for (int op = 0; op < kOps; ++op) {
-          const int i = static_cast<int>(rng() % kKeys);
-          if (rng() % 4 == 0) {  // a write: commit, then invalidate
-            const uint64_t v = committed[i].fetch_add(1) + 1;
-            if (!tier->Invalidate({keys[i]})) ++errors;
-            uint64_t a = acked[i].load();
-            while (a < v && !acked[i].compare_exchange_weak(a, v)) {
-            }
-            continue;
-          }
-          const uint64_t floor = acked[i].load();
-          LookupResult r = LookupOne(*tier, keys[i]);
-          if (r.outcome == Outcome::kHit) {
-            ++hits;
-            if (r.value.version < floor) ++regressions;
-          } else if (r.outcome == Outcome::kMiss) {
-            const uint64_t v = committed[i].load();  // the shard read
-            Outcome f = FillOne(*tier, keys[i], r.lease, v, "v" + std::to_string(v));
-            if (f == Outcome::kStored) ++stored;
-            if (f == Outcome::kError) ++errors;
-          } else {
-            ++errors;
-          }
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-    CHECK(errors == 0);
-    CHECK(regressions == 0);
-    CHECK(hits > 0);
-    CHECK(stored > 0);
-    MESSAGE("hits " << hits.load() << ", stored " << stored.load());
+    CheckNoRegressionAcrossThreads(*url, 0);
+  }
+
+  TEST_CASE("threads: queued invalidations are replayed before any read of this process") {
+    auto url = testing::CacheUrlFromEnv();
+    if (!url) return;
+    CheckNoRegressionAcrossThreads(*url, 3);
   }
 }
 
