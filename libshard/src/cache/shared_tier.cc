@@ -119,7 +119,7 @@ class SharedTier::Impl {
   std::string where_;  // "cache 'hot' at host:port/db": no password
   const std::vector<std::string_view> scripts_{kLookupScript, kFillScript};
 
-  mutable std::mutex mu_;  // everything below
+  mutable std::mutex mu_;  // guards the members from here to last_error_
   CircuitBreaker breaker_;
   std::vector<std::unique_ptr<RedisConn>> idle_;
   std::unordered_set<std::string> pending_;  // a set: a hot key queues once
