@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# servers.sh — throwaway PostgreSQL 15 and MariaDB 10.11 servers for the
-# libshard tests. They listen on 127.0.0.1 only, on private ports, with all
-# their data under one run folder that `start` wipes, so every run is fresh.
+# servers.sh — throwaway PostgreSQL 15, MariaDB 10.11 and Redis 7 servers
+# for the libshard tests. They listen on 127.0.0.1 only, on private ports,
+# with all their data under one run folder that `start` wipes, so every run
+# is fresh.
 #
-#   scripts/servers.sh start    # (re)start both, create users and databases
-#   scripts/servers.sh stop     # stop both; fine if they are not running
-#   scripts/servers.sh status   # exit 0 when both answer
+#   scripts/servers.sh start    # (re)start all three, create users and databases
+#   scripts/servers.sh stop     # stop them; fine if they are not running
+#   scripts/servers.sh status   # exit 0 when all three answer
 #
 # LIBSHARD_RUN_DIR     run folder           (default /tmp/libshard-servers)
 # LIBSHARD_PG_PORT     PostgreSQL port      (default 55432)
 # LIBSHARD_MYSQL_PORT  MariaDB port         (default 53306)
+# LIBSHARD_REDIS_PORT  Redis port           (default 56379; the shared cache tier)
 #
 # `start` writes $LIBSHARD_RUN_DIR/env.sh with the coordinates the tests read
 # (see tests/support/test_cluster.h); `source` it before running ctest.
-# For tests only: fsync is off and authentication is trust / a fixed password.
+# For tests only: fsync is off, Redis keeps nothing on disk, and
+# authentication is trust / a fixed password.
 set -euo pipefail
 
 RUN_DIR=${LIBSHARD_RUN_DIR:-/tmp/libshard-servers}
 PG_PORT=${LIBSHARD_PG_PORT:-55432}
 MYSQL_PORT=${LIBSHARD_MYSQL_PORT:-53306}
+REDIS_PORT=${LIBSHARD_REDIS_PORT:-56379}
 HOST=127.0.0.1  # never any other address
 
 # Databases created on both servers (tests/support/test_cluster.h).
@@ -33,19 +37,35 @@ MY_SOCK=$RUN_DIR/mysqld.sock
 MY_PID=$RUN_DIR/mysqld.pid
 MY_LOG=$RUN_DIR/mariadb.log   # written by mariadbd itself (as $MY_USER)
 MY_OUT=$RUN_DIR/mariadbd.out  # its stdout/stderr before the log opens
+REDIS_BIN=/usr/bin/redis-server
+REDIS_DATA=$RUN_DIR/redis
+REDIS_PID=$RUN_DIR/redis.pid
+REDIS_LOG=$RUN_DIR/redis.log
+# A password, so that the tests see a URL with one and check it is never
+# printed (RedactUrl).
+REDIS_PASSWORD=libshard-redis-pw
 ENV_FILE=$RUN_DIR/env.sh
 
 log() { echo "servers.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Servers refuse to run as root: as root, run PostgreSQL as `postgres` and
-# MariaDB as `mysql`; as any other user, run both as that user.
+# MariaDB as `mysql`; as any other user, run both as that user. Redis would
+# run as root, but as root it runs as `redis` (Debian's package user) too.
 if [[ $(id -u) -eq 0 ]]; then
   PG_USER=postgres MY_USER=mysql
   as_pg() { runuser -u postgres -- "$@"; }
+  if id -u redis >/dev/null 2>&1; then
+    REDIS_USER=redis
+    as_redis() { runuser -u redis -- "$@"; }
+  else
+    REDIS_USER=root
+    as_redis() { "$@"; }
+  fi
 else
-  PG_USER=$(id -un) MY_USER=$(id -un)
+  PG_USER=$(id -un) MY_USER=$(id -un) REDIS_USER=$(id -un)
   as_pg() { "$@"; }
+  as_redis() { "$@"; }
 fi
 
 # Client commands. --no-defaults keeps /etc/mysql/*.cnf (the system server's
@@ -53,9 +73,12 @@ fi
 # mariadb-install-db gave a unix_socket account.
 my_admin() { mariadb-admin --no-defaults --socket="$MY_SOCK" "$@"; }
 my_sql() { mariadb --no-defaults --socket="$MY_SOCK" "$@"; }
+# The password through the environment, not the command line (ps shows that).
+redis_cli() { REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -h "$HOST" -p "$REDIS_PORT" "$@"; }
 
 pg_running() { [[ -f $PG_DATA/PG_VERSION ]] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
 my_running() { [[ -S $MY_SOCK ]] && my_admin ping >/dev/null 2>&1; }
+redis_running() { [[ -f $REDIS_PID ]] && [[ $(redis_cli ping 2>/dev/null) == PONG ]]; }
 
 tail_log() { [[ -f $1 ]] && { log "last lines of $1:"; tail -n 25 "$1" >&2; }; return 0; }
 
@@ -80,6 +103,24 @@ stop_servers() {
       kill -TERM "$pid" 2>/dev/null || true
       local waited=0
       while alive "$pid" && ((waited++ < 300)); do sleep 0.1; done
+    fi
+  fi
+  # Redis: SHUTDOWN NOSAVE (nothing to keep), then the same pid-file fallback.
+  if redis_running; then
+    log "stopping Redis"
+    redis_cli shutdown nosave >/dev/null 2>&1 || true
+  fi
+  if [[ -f $REDIS_PID ]]; then
+    local rpid
+    rpid=$(cat "$REDIS_PID" 2>/dev/null || true)
+    if alive "$rpid"; then
+      local waited=0
+      while alive "$rpid" && ((waited++ < 50)); do sleep 0.1; done
+      if alive "$rpid"; then
+        kill -TERM "$rpid" 2>/dev/null || true
+        waited=0
+        while alive "$rpid" && ((waited++ < 300)); do sleep 0.1; done
+      fi
     fi
   fi
 }
@@ -134,6 +175,29 @@ start_mariadb() {
   my_sql -e "$sql"
 }
 
+start_redis() {
+  [[ -x $REDIS_BIN ]] || die "redis-server not found at $REDIS_BIN (run scripts/setup.sh)"
+  log "starting Redis on $HOST:$REDIS_PORT"
+  install -d -m 0750 -o "$REDIS_USER" "$REDIS_DATA"
+  # No persistence (--save '' --appendonly no), a bounded memory that evicts
+  # like a production cache (allkeys-lru: evictions exercise the fill
+  # leases); --daemonize writes the pid file, which `stop` falls back on.
+  # The password is on the command line here only: a throwaway test server.
+  as_redis "$REDIS_BIN" --bind "$HOST" --port "$REDIS_PORT" --protected-mode yes \
+    --dir "$REDIS_DATA" --save '' --appendonly no \
+    --requirepass "$REDIS_PASSWORD" \
+    --maxmemory 256mb --maxmemory-policy allkeys-lru \
+    --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
+    </dev/null >"$RUN_DIR/redis.out" 2>&1 || { tail_log "$RUN_DIR/redis.out"; tail_log "$REDIS_LOG"; die "redis-server failed"; }
+  local deadline=$((SECONDS + 30))
+  until [[ $(redis_cli ping 2>/dev/null) == PONG ]]; do
+    if ((SECONDS >= deadline)); then
+      tail_log "$REDIS_LOG"; die "Redis did not answer within 30 s"
+    fi
+    sleep 0.1
+  done
+}
+
 write_env() {
   cat >"$ENV_FILE" <<EOF
 # Written by scripts/servers.sh start: coordinates of the test servers.
@@ -142,6 +206,10 @@ export PGUSER=postgres
 export LIBSHARD_MYSQL_PORT=$MYSQL_PORT
 export LIBSHARD_MYSQL_USER=libshard
 export LIBSHARD_MYSQL_PASSWORD=libshard
+export LIBSHARD_REDIS_PORT=$REDIS_PORT
+export LIBSHARD_CACHE_URL=redis://:$REDIS_PASSWORD@$HOST:$REDIS_PORT/0
+# Tests that stop and restart a cache server start their own with this.
+export LIBSHARD_REDIS_SERVER=$REDIS_BIN
 EOF
   chmod 0644 "$ENV_FILE"
 }
@@ -158,9 +226,10 @@ case ${1:-} in
     start_postgres &
     pg_job=$!
     start_mariadb
+    start_redis
     wait "$pg_job" || die "PostgreSQL setup failed"
     write_env
-    log "both servers up in $((SECONDS - started)) s; data in $RUN_DIR"
+    log "all three servers up in $((SECONDS - started)) s; data in $RUN_DIR"
     cat "$ENV_FILE"
     ;;
   stop)
@@ -171,6 +240,7 @@ case ${1:-} in
     rc=0
     if pg_running; then echo "postgresql: running on $HOST:$PG_PORT"; else echo "postgresql: stopped"; rc=1; fi
     if my_running; then echo "mariadb: running on $HOST:$MYSQL_PORT"; else echo "mariadb: stopped"; rc=1; fi
+    if redis_running; then echo "redis: running on $HOST:$REDIS_PORT"; else echo "redis: stopped"; rc=1; fi
     exit $rc
     ;;
   *)

@@ -19,6 +19,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3
   libpq-dev postgresql
   default-libmysqlclient-dev mariadb-server mariadb-client
+  # the shared cache tier: Redis 7 (server and redis-cli) and its C client, hiredis
+  redis-server libhiredis-dev
   # benchmark plots
   gnuplot-nox
 )

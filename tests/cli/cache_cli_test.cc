@@ -13,7 +13,8 @@
 #include "cluster/fault_env.h"
 #include "libshard/libshard.h"
 #include "store_impl.h"
-#include "support/cache_server.h"
+#include "support/fill_gate.h"
+#include "support/redis_server.h"
 #include "support/process.h"
 #include "support/test_cluster.h"
 
@@ -48,17 +49,19 @@ CacheMetrics Shared(Store& store, const std::string& entity) {
 
 TEST_CASE("cache across processes: shardctl get fills the shared tier for the next process; "
           "a shardctl put acknowledged during a paused fill wins") {
-  const std::string url = testing::SharedCacheUrl();
-  if (url.empty()) return;  // no server configured (fails instead when servers are required)
+  const std::optional<std::string> url = testing::CacheUrlFromEnv();
+  if (!url) return;  // skipped, or failed when servers are required
   testing::ClusterSpec spec;
   spec.shards = 2;
   EntityConfig items;
   items.name = "items";
-  items.cache.shared = "hot";
-  items.cache.ttl = std::chrono::seconds(60);
   spec.entities.push_back(items);
   testing::TestCluster tc = testing::MakeCluster(testing::BackendFromEnv(), spec);
-  tc.config.caches.push_back(CacheServerConfig{"hot", url, {}});
+  // The cache after MakeCluster, which validates a config without caches.
+  tc.config.entities[0].cache.shared = "hot";
+  tc.config.entities[0].cache.ttl = std::chrono::seconds(60);
+  tc.config.caches.push_back(CacheServerConfig{"hot", *url, {}});
+  REQUIRE(tc.config.Validate().ok());
   testing::RewriteYaml(tc);
   const std::string cfg = tc.yaml_path;
   const std::string e = tc.Entity("items");

@@ -12,13 +12,15 @@
 #include "cluster/fault_env.h"
 #include "conformance/conformance.h"
 #include "store_impl.h"
-#include "support/cache_server.h"
+#include "support/fill_gate.h"
+#include "support/redis_server.h"
 
 using namespace conformance;  // NOLINT
 using libshard::cluster::FaultEnv;
+using libshard::testing::CacheUrlFromEnv;
 using libshard::testing::FillGate;
-using libshard::testing::PrivateRedis;
-using libshard::testing::SharedCacheUrl;
+using libshard::testing::RedisServer;
+using libshard::testing::RedisServerBinary;
 
 namespace {
 
@@ -60,14 +62,16 @@ CacheEnv OpenCached(const EntityCacheConfig& cache, const Options& options = {},
                     const std::string& url = "", std::vector<IndexConfig> indexes = {}) {
   AnnounceBackend();
   ClusterSpec spec = Spec({"items"});
-  spec.entities[0].cache = cache;
   spec.entities[0].indexes = std::move(indexes);
   CacheEnv env;
   env.cluster = MakeCluster(BackendFromEnv(), spec);
+  // The cache after MakeCluster, which validates a config without caches.
+  env.cluster.config.entities[0].cache = cache;
   if (!cache.shared.empty()) {
     env.cluster.config.caches.push_back(CacheServerConfig{"hot", url, {}});
-    libshard::testing::RewriteYaml(env.cluster);
   }
+  REQUIRE_OK(env.cluster.config.Validate());
+  libshard::testing::RewriteYaml(env.cluster);
   env.entity = env.cluster.Entity("items");
   env.fault->SetLease({milliseconds(50), milliseconds(150)});  // quick index builds
   REQUIRE_OK(Store::Init(env.cluster.config, options));
@@ -356,9 +360,9 @@ TEST_CASE("cache memory: no thread ever reads a version older than one acknowled
 // --- the shared tier --------------------------------------------------------
 
 TEST_CASE("cache shared: a fill by one process is a hit for another, byte-exact") {
-  const std::string url = SharedCacheUrl();
-  if (url.empty()) return;  // no server configured (SharedCacheUrl fails when one is required)
-  CacheEnv env = OpenCached(SharedCache(), {}, url);
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;  // skipped, or failed when servers are required
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);
   const std::string e = env.entity;
   const std::string nul_id("s\0id", 4);
   std::string blob(1 << 20, '\0');
@@ -382,9 +386,9 @@ TEST_CASE("cache shared: a fill by one process is a hit for another, byte-exact"
 
 TEST_CASE("cache shared: the read/fill race across processes — no process reads the replaced "
           "version once the write is acknowledged") {
-  const std::string url = SharedCacheUrl();
-  if (url.empty()) return;
-  CacheEnv env = OpenCached(SharedCache(), {}, url);
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);
   std::unique_ptr<Store> writer = env.Another();
   CheckReadFillRace(env, "shared", *writer, /*delete_instead=*/false);
   std::unique_ptr<Store> third = env.Another();
@@ -394,17 +398,17 @@ TEST_CASE("cache shared: the read/fill race across processes — no process read
 }
 
 TEST_CASE("cache shared: a delete by another process — never served, its fill refused") {
-  const std::string url = SharedCacheUrl();
-  if (url.empty()) return;
-  CacheEnv env = OpenCached(SharedCache(), {}, url);
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);
   std::unique_ptr<Store> writer = env.Another();
   CheckReadFillRace(env, "shared", *writer, /*delete_instead=*/true);
 }
 
 TEST_CASE("cache shared: a write that rolls back leaves the shared entry as it was") {
-  const std::string url = SharedCacheUrl();
-  if (url.empty()) return;
-  CacheEnv env = OpenCached(SharedCache(), {}, url);
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);
   const std::string e = env.entity;
   REQUIRE_OK(env->Put(e, "k", Doc(1)));
   REQUIRE_OK(env->Get(e, "k"));
@@ -419,11 +423,11 @@ TEST_CASE("cache shared: a write that rolls back leaves the shared entry as it w
 
 TEST_CASE("cache shared: two processes, writers and readers — nobody reads a version older "
           "than one acknowledged before its read began (random workload)") {
-  const std::string url = SharedCacheUrl();
-  if (url.empty()) return;
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
   EntityCacheConfig both = SharedCache();
   both.memory_bytes = 8 << 20;
-  CacheEnv env = OpenCached(both, {}, url);
+  CacheEnv env = OpenCached(both, {}, *url);
   const std::string e = env.entity;
   const unsigned seed = std::random_device{}();
   MESSAGE("seed " << seed);
@@ -479,8 +483,9 @@ TEST_CASE("cache shared: two processes, writers and readers — nobody reads a v
 
 TEST_CASE("cache shared: the server stopped mid-workload — every operation succeeds, errors "
           "are counted, the breaker limits attempts, caching resumes after a restart") {
-  if (SharedCacheUrl().empty()) return;
-  PrivateRedis redis;
+  const std::optional<std::string> binary = RedisServerBinary();
+  if (!binary) return;
+  RedisServer redis(*binary, "");
   Options options;
   options.cache_breaker_ms = 300;
   CacheEnv env = OpenCached(SharedCache(), options, redis.url());
@@ -526,10 +531,10 @@ TEST_CASE("cache shared: the server stopped mid-workload — every operation suc
 
 TEST_CASE("cache shared: a writer that cannot reach the server (a partition) cannot "
           "invalidate; readers see its write at most ttl later") {
-  const std::string url = SharedCacheUrl();
-  if (url.empty()) return;
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
   const milliseconds ttl(1000);
-  CacheEnv env = OpenCached(SharedCache(ttl), {}, url);
+  CacheEnv env = OpenCached(SharedCache(ttl), {}, *url);
   const std::string e = env.entity;
   auto cut_off = std::make_shared<FaultEnv>();
   cut_off->SetCacheFault([](std::string_view, std::string_view) { return true; });

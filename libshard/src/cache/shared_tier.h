@@ -51,7 +51,10 @@ struct SharedTierOptions {
   size_t max_pending = 100000;                 // queued invalidations (keys)
   int pool_size = 8;                           // connections kept
   // Test seam (FaultEnv): returns true to make operation `op` ("lookup",
-  // "fill", "invalidate") fail as if the server could not be reached.
+  // "fill", "invalidate") fail as if the server could not be reached. It is
+  // asked first, before any network use: a faulted call returns kError
+  // (Invalidate: false, its keys queued) and leaves the breaker and the
+  // pooled connections alone, so only that one call fails.
   std::function<bool(std::string_view op)> fault;
 };
 
@@ -101,7 +104,9 @@ class SharedTier {
   // is kError (or kBypassed).
   void LookupMany(const std::vector<std::string>& keys, std::chrono::milliseconds ttl,
                   std::vector<LookupResult>* out);
-  // One round trip for all items; `out` gets one outcome per item.
+  // One round trip for all items; `out` gets one outcome per item. An
+  // item with version 0 only hands its lease back (the shard had no such
+  // record): kKept.
   void FillMany(const std::vector<FillItem>& items, std::vector<Outcome>* out);
   // Deletes the keys (one round trip). False when they could not be
   // deleted now (then queued for replay; see above).
@@ -112,6 +117,9 @@ class SharedTier {
   size_t pending() const;
   bool breaker_open() const;
   const std::string& name() const;
+  // The last failure, for logs: names the server as host:port/db, never
+  // the password ("" before any failure).
+  std::string last_error() const;
 
   class Impl;
 
