@@ -233,6 +233,34 @@ TEST_SUITE("shared tier") {
     CHECK(FillOne(*b, k, rb.lease, 3, "again") == Outcome::kStale);
   }
 
+  TEST_CASE("a lease is handed back when the record was not found; a key holds at most 64") {
+    auto url = testing::CacheUrlFromEnv();
+    if (!url) return;
+    auto tier = MakeTier(*url);
+    RawRedis raw(*url);
+    const std::string k = Key("absent");
+    LookupResult r = LookupOne(*tier, k);
+    REQUIRE(r.outcome == Outcome::kMiss);
+    REQUIRE_FALSE(r.lease.empty());
+    CHECK(raw.Run({"HLEN", k}) == "1");
+    CHECK(FillOne(*tier, k, r.lease, 0, "") == Outcome::kKept);  // version 0: hand back
+    CHECK(raw.Run({"EXISTS", k}) == "0");  // the hash emptied and went away
+    // Readers that never fill (they died) leave their leases until the key
+    // expires, but never more than 64 of them.
+    std::vector<LookupResult> leases;
+    for (int i = 0; i < 70; ++i) leases.push_back(LookupOne(*tier, k));
+    CHECK(raw.Run({"HLEN", k}) == "64");
+    for (int i = 0; i < 70; ++i) {
+      CAPTURE(i);
+      CHECK(leases[i].outcome == Outcome::kMiss);
+      CHECK(leases[i].lease.empty() == (i >= 64));
+    }
+    CHECK(FillOne(*tier, k, leases[0].lease, 4, "v4") == Outcome::kStored);
+    LookupResult hit = LookupOne(*tier, k);
+    REQUIRE(hit.outcome == Outcome::kHit);
+    CHECK(hit.value.version == 4);
+  }
+
   TEST_CASE("an eviction between lookup and fill makes the fill stale") {
     auto url = testing::CacheUrlFromEnv();
     if (!url) return;
