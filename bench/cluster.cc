@@ -88,6 +88,7 @@ std::unique_ptr<Cluster> Cluster::Sqlite(int rounds) {
   }
   cfg.entities = {Entity("get"), Entity("put"), Entity("pidx", {CityIndex()}),
                   Entity("qry", {CityIndex(), CreatedIndex()}), Entity("wt")};
+  c->AddCacheEntities(&cfg);
   ClusterConfig init = cfg;
   for (int r = 0; r < rounds; ++r) {
     for (bool w : {false, true}) {
@@ -132,6 +133,7 @@ std::unique_ptr<Cluster> Cluster::Postgres(std::string* why) {
     cfg.databases.push_back(d);
   }
   cfg.entities = {Entity(c->E("get")), Entity(c->E("put"))};
+  c->AddCacheEntities(&cfg);
   c->config_ = cfg;
   c->Start(cfg);
   return c;
@@ -176,6 +178,35 @@ std::unique_ptr<Cluster> Cluster::Mariadb(std::string* why) {
   c->config_ = cfg;
   c->Start(cfg);
   return c;
+}
+
+void Cluster::AddCacheEntities(ClusterConfig* cfg) {
+  // Both tiers when a shared server is there; the workloads open Stores
+  // with variants of this (one tier, or none) on the same tables.
+  libshard::EntityCacheConfig cache;
+  cache.memory_bytes = 64ull << 20;
+  // Longer than any run, so no entry expires during a timed loop.
+  cache.ttl = std::chrono::minutes(10);
+  const char* url = std::getenv("LIBSHARD_CACHE_URL");
+  if (url == nullptr || !*url) {
+    no_shared_cache_ = "LIBSHARD_CACHE_URL is not set (source /tmp/libshard-servers/env.sh "
+                       "after scripts/servers.sh start)";
+  } else {
+    ClusterConfig trial = *cfg;
+    trial.caches = {{kCacheServer, url, {}}};
+    if (libshard::Status s = trial.Validate(); !s.ok()) {
+      // The message names the server, never the password.
+      no_shared_cache_ = "LIBSHARD_CACHE_URL is not usable: " + s.ToString();
+    } else {
+      cfg->caches = trial.caches;
+      cache.shared = kCacheServer;
+    }
+  }
+  for (const char* name : {kCacheGetEntity, kCacheMixEntity, kCachePutEntity}) {
+    EntityConfig e = Entity(E(name));
+    e.cache = cache;
+    cfg->entities.push_back(e);
+  }
 }
 
 void Cluster::Start(ClusterConfig init_config) {

@@ -37,6 +37,11 @@ class Cluster {
   void Reopen(libshard::Options options);
   // The full config (including the indexes that BuildIndex registers later).
   const libshard::ClusterConfig& config() const { return config_; }
+  // The record cache workloads (workloads_cache.cc): their entities are
+  // declared with `cache:` (memory, and the shared tier kCacheServer when
+  // LIBSHARD_CACHE_URL is set). Empty when the shared tier is there;
+  // otherwise why it is not (the shared-tier rows are skipped with it).
+  const std::string& no_shared_cache() const { return no_shared_cache_; }
 
   // Removes every record of `entity` and the rows of its index tables, and
   // checkpoints SQLite WALs, so the next side starts from the same state.
@@ -46,15 +51,25 @@ class Cluster {
  private:
   Cluster() = default;
   void Start(libshard::ClusterConfig init_config);
+  // Adds the cache workloads' entities (and `caches:`) to `cfg`.
+  void AddCacheEntities(libshard::ClusterConfig* cfg);
   soci::session& Admin(const std::string& database);
 
   std::string backend_;
   std::string prefix_;
   std::string dir_;  // SQLite temp dir (removed at the end)
+  std::string no_shared_cache_;
   libshard::ClusterConfig config_;
   std::unique_ptr<libshard::Store> store_;
   std::map<std::string, std::unique_ptr<soci::session>> admin_;
 };
+
+// The shared cache server's name under `caches:` (LIBSHARD_CACHE_URL).
+inline constexpr const char* kCacheServer = "bench";
+// The cache workloads' entities (short names, see Cluster::E).
+inline constexpr const char* kCacheGetEntity = "cget";
+inline constexpr const char* kCacheMixEntity = "cmix";
+inline constexpr const char* kCachePutEntity = "cput";
 
 // The index definitions the workloads use.
 libshard::IndexConfig CityIndex();     // by_city: string column `city`

@@ -52,6 +52,8 @@ size_t Count(int round, size_t n);
 // Writes records 0..n-1 of data set `stream` (docs MakeDoc(i, cities))
 // through PutMany, once per Context.
 void Preload(Context& ctx, const std::string& entity, uint64_t stream, size_t n, size_t cities);
+// The same, every time it is called (records back at version 1).
+void Load(Context& ctx, const std::string& entity, uint64_t stream, size_t n, size_t cities);
 
 // One put_batch comparison (workloads_core.cc): PutMany of `batch_size`
 // against `base_batch`, which writes one batch (ids and docs) by hand.
@@ -83,5 +85,10 @@ WorkloadResult RunPutBatchRaw(Context& ctx);
 WorkloadResult RunScanRaw(Context& ctx);
 WorkloadResult RunGetRawFenced(Context& ctx);
 WorkloadResult RunPutRawFenced(Context& ctx);
+// workloads_cache.cc: the record cache on vs off (libshard against itself).
+WorkloadResult RunGetCacheMemory(Context& ctx);
+WorkloadResult RunGetCacheShared(Context& ctx);
+WorkloadResult RunMixCache(Context& ctx);
+WorkloadResult RunPutCache(Context& ctx);
 
 }  // namespace bench
