@@ -20,6 +20,7 @@
 #include <cstdlib>
 
 #include "bench/data.h"
+#include "bench/redis_probe.h"
 #include "bench/workloads.h"
 
 namespace bench {
@@ -168,6 +169,34 @@ WorkloadResult Guarded(const char* id, const std::function<WorkloadResult()>& ru
   }
 }
 
+// The bare Redis round trip after each timed A side of a shared-tier row
+// (metric redis_rtt_ms): what one shared-tier call costs at least.
+class RttProbe {
+ public:
+  explicit RttProbe(Context& ctx) {
+    const libshard::CacheServerConfig* server = ctx.cluster.config().FindCache(kCacheServer);
+    if (server == nullptr) {
+      why_ = "no shared cache server";
+      return;
+    }
+    probe_ = RedisProbe::Connect(server->url, &why_);
+  }
+  void Sample(WorkloadResult* r, int round) {
+    if (!probe_ || round < 0) return;
+    const double ms = probe_->MedianRoundTripMs(200);
+    if (ms >= 0) r->metrics["redis_rtt_ms"].push_back(ms);
+  }
+  std::string Note() const {
+    return probe_ ? "redis_rtt_ms = median of 200 PINGs on one plain connection after each "
+                    "timed A side: the bare network round trip every shared-tier call pays"
+                  : "no Redis round-trip probe (" + why_ + ")";
+  }
+
+ private:
+  std::unique_ptr<RedisProbe> probe_;
+  std::string why_;
+};
+
 const char* kCpuNote =
     "CPU µs/unit is this process only (the PostgreSQL and Redis servers' work is not in it)";
 
@@ -186,6 +215,8 @@ WorkloadResult GetCacheRounds(Context& ctx, unsigned tier) {
   const size_t n = ctx.scale.read_records;
   Preload(ctx, e, kGetStream, n, n / 10);
   const std::vector<Id> ids = MakeIds(kGetStream, n);
+  std::unique_ptr<RttProbe> rtt;
+  if (tier & kShared) rtt = std::make_unique<RttProbe>(ctx);
   RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
     std::vector<size_t> picks = UniformPicks(round, Count(round, ctx.scale.get_ops), n);
     libshard::Store& store = a ? *cached : *plain;
@@ -208,8 +239,10 @@ WorkloadResult GetCacheRounds(Context& ctx, unsigned tier) {
       r.metrics["hit_ratio"].push_back(static_cast<double>(d.hits) /
                                        static_cast<double>(picks.size()));
     }
+    if (rtt) rtt->Sample(&r, round);
     return m;
   });
+  if (rtt) r.note = rtt->Note();
   return r;
 }
 
@@ -230,11 +263,12 @@ WorkloadResult GetCacheShared(Context& ctx) {
   WorkloadResult r = GetCacheRounds(ctx, kShared);
   const bool pg = ctx.cluster.backend() == "postgres";
   if (pg) r.targets = {{"ratio", 1.5, "≥ 1.5 × uncached get (worst round)"}};
+  const std::string rtt_note = r.note;
   r.note = "A: Store whose entity has only the shared cache (Redis at LIBSHARD_CACHE_URL, one "
            "round trip per get), every picked record read once before timing, ≥ 99% of the "
            "timed gets asserted shared hits (Store::Metrics); B: Store on the same tables "
            "without cache: (the same SQL); " +
-           std::string(kCpuNote);
+           rtt_note + "; " + kCpuNote;
   if (!pg) {
     r.note += "; no target on SQLite: an embedded get (a B-tree lookup in this process, no "
               "network) is cheaper than a network round trip to Redis, so the shared tier "
@@ -260,6 +294,7 @@ WorkloadResult MixCache(Context& ctx) {
   std::unique_ptr<libshard::Store> plain = OpenWith(ctx, kNoCache);
   const std::vector<Id> ids = MakeIds(kMixStream, n);
   const Zipf zipf(n, kZipfS);
+  RttProbe rtt(ctx);
   uint64_t shared_errors = 0;
   RunPaired(&r, ctx.scale.rounds, [&](bool a, int round) {
     struct Op {
@@ -319,6 +354,7 @@ WorkloadResult MixCache(Context& ctx) {
       r.metrics["shared_errors_count"].push_back(static_cast<double>(sh.errors + sh.bypassed));
       shared_errors += sh.errors + sh.bypassed;
     }
+    rtt.Sample(&r, round);
     return m;
   });
   char seed[32];
@@ -333,7 +369,7 @@ WorkloadResult MixCache(Context& ctx) {
            "(memory + shared hits) / gets, memory_hit_ratio = memory hits / gets, "
            "shared_hit_ratio = shared hits / memory misses (from Store::Metrics over the timed "
            "loop); " +
-           kCpuNote;
+           rtt.Note() + "; " + kCpuNote;
   if (ctx.cluster.backend() == "sqlite") {
     r.note += "; on SQLite a memory miss that goes to Redis costs a network round trip, more "
               "than the embedded read it saves (see get_cache_shared)";
@@ -355,6 +391,8 @@ void PutCacheRounds(Context& ctx, WorkloadResult* r, unsigned tiers) {
   const std::string e = ctx.cluster.E(kCachePutEntity);
   std::unique_ptr<libshard::Store> cached = OpenWith(ctx, tiers);
   std::unique_ptr<libshard::Store> plain = OpenWith(ctx, kNoCache);
+  std::unique_ptr<RttProbe> rtt;
+  if (tiers & kShared) rtt = std::make_unique<RttProbe>(ctx);
   std::vector<std::string> tier_names;
   if (tiers & kMemory) tier_names.push_back("memory");
   if (tiers & kShared) tier_names.push_back("shared");
@@ -392,6 +430,7 @@ void PutCacheRounds(Context& ctx, WorkloadResult* r, unsigned tiers) {
              "): this row would not measure the invalidation of cached entries");
       }
     }
+    if (rtt) rtt->Sample(r, round);
     return m;
   });
   // Wall time a put pays for the cache, per round: 1/A − 1/B.
@@ -412,6 +451,7 @@ void PutCacheRounds(Context& ctx, WorkloadResult* r, unsigned tiers) {
       r->note += ", which costs more than an embedded SQLite put: overhead_per_put_ms is "
                  "that round trip";
     }
+    r->note += "; " + rtt->Note();
   }
   r->note += std::string("; ") + kCpuNote;
 }
