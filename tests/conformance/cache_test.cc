@@ -129,6 +129,55 @@ void CheckReadFillRace(CacheEnv& env, const std::string& tier, Store& writer,
   }
 }
 
+// Threads write (through `writer`) and read (through `reader`) a few ids
+// at random; a read must never return a version older than one whose
+// write was acknowledged before the read began. `writers` of the 4 threads
+// write; a writer thread writes a third of the time when `mixed`, always
+// otherwise. Prints its seed.
+void CheckNoReadBackwards(Store& writer, Store& reader, const std::string& e, int writers,
+                          bool mixed) {
+  const unsigned seed = std::random_device{}();
+  MESSAGE("seed " << seed);
+  constexpr int kIds = 4;
+  std::array<std::atomic<uint64_t>, kIds> acked{};
+  for (int i = 0; i < kIds; ++i) {
+    Result<uint64_t> v = writer.Put(e, "r" + std::to_string(i), Doc(0));
+    REQUIRE_OK(v);
+    acked[i] = *v;
+  }
+  std::atomic<int> violations{0}, failures{0};
+  auto work = [&](unsigned s, bool writes) {
+    std::mt19937 rng(s);
+    for (int n = 0; n < 150; ++n) {
+      const int i = static_cast<int>(rng() % kIds);
+      const std::string id = "r" + std::to_string(i);
+      if (writes && (!mixed || rng() % 3 == 0)) {
+        Result<uint64_t> v = writer.Put(e, id, Doc(n));
+        if (!v.ok()) {
+          ++failures;
+          continue;
+        }
+        uint64_t cur = acked[i].load();
+        while (cur < *v && !acked[i].compare_exchange_weak(cur, *v)) {
+        }
+      } else {
+        const uint64_t floor = acked[i].load();
+        Result<Record> r = reader.Get(e, id);
+        if (!r.ok()) {
+          ++failures;
+          continue;
+        }
+        if (r->version < floor) ++violations;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(work, seed + t, t < writers);
+  for (std::thread& t : threads) t.join();
+  CHECK(failures.load() == 0);
+  CHECK(violations.load() == 0);
+}
+
 }  // namespace
 
 TEST_CASE("cache: an entity without cache: has no tiers and reads the shards") {
@@ -314,47 +363,7 @@ TEST_CASE("cache: Options::cache = false reads every time from the shards") {
 TEST_CASE("cache memory: no thread ever reads a version older than one acknowledged before "
           "its read began (random workload)") {
   CacheEnv env = OpenCached(MemoryCache());
-  const std::string e = env.entity;
-  const unsigned seed = std::random_device{}();
-  MESSAGE("seed " << seed);
-  constexpr int kIds = 4;
-  std::array<std::atomic<uint64_t>, kIds> acked{};
-  for (int i = 0; i < kIds; ++i) {
-    Result<uint64_t> v = env->Put(e, "r" + std::to_string(i), Doc(0));
-    REQUIRE_OK(v);
-    acked[i] = *v;
-  }
-  std::atomic<int> violations{0}, failures{0};
-  auto work = [&](unsigned s, bool writer) {
-    std::mt19937 rng(s);
-    for (int n = 0; n < 150; ++n) {
-      const int i = static_cast<int>(rng() % kIds);
-      const std::string id = "r" + std::to_string(i);
-      if (writer && rng() % 3 == 0) {
-        Result<uint64_t> v = env->Put(e, id, Doc(n));
-        if (!v.ok()) {
-          ++failures;
-          continue;
-        }
-        uint64_t cur = acked[i].load();
-        while (cur < *v && !acked[i].compare_exchange_weak(cur, *v)) {
-        }
-      } else {
-        const uint64_t floor = acked[i].load();
-        Result<Record> r = env->Get(e, id);
-        if (!r.ok()) {
-          ++failures;
-          continue;
-        }
-        if (r->version < floor) ++violations;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < 4; ++t) threads.emplace_back(work, seed + t, t < 2);
-  for (std::thread& t : threads) t.join();
-  CHECK(failures.load() == 0);
-  CHECK(violations.load() == 0);
+  CheckNoReadBackwards(*env, *env, env.entity, /*writers=*/2, /*mixed=*/true);
 }
 
 // --- the shared tier --------------------------------------------------------
@@ -428,57 +437,16 @@ TEST_CASE("cache shared: two processes, writers and readers — nobody reads a v
   EntityCacheConfig both = SharedCache();
   both.memory_bytes = 8 << 20;
   CacheEnv env = OpenCached(both, {}, *url);
-  const std::string e = env.entity;
-  const unsigned seed = std::random_device{}();
-  MESSAGE("seed " << seed);
-  constexpr int kIds = 3;
-  std::array<std::atomic<uint64_t>, kIds> acked{};
-  for (int i = 0; i < kIds; ++i) {
-    Result<uint64_t> v = env->Put(e, "r" + std::to_string(i), Doc(0));
-    REQUIRE_OK(v);
-    acked[i] = *v;
-  }
-  std::atomic<int> violations{0}, failures{0};
   // Writers write through `env`'s Store (both tiers); readers read through
   // another Store with the shared tier only (a memory tier of another
   // process may lag by its ttl: see the memory ttl test).
   ClusterConfig shared_only = env.cluster.config;
   shared_only.entities[0].cache.memory_bytes = 0;
-  Result<std::unique_ptr<Store>> reader_store =
+  Result<std::unique_ptr<Store>> reader =
       Store::Impl::Open(shared_only, {}, std::make_shared<FaultEnv>());
-  REQUIRE_OK(reader_store);
-  Store& reader = **reader_store;
-  auto work = [&](unsigned s, bool writer) {
-    std::mt19937 rng(s);
-    for (int n = 0; n < 120; ++n) {
-      const int i = static_cast<int>(rng() % kIds);
-      const std::string id = "r" + std::to_string(i);
-      if (writer) {
-        Result<uint64_t> v = env->Put(e, id, Doc(n));
-        if (!v.ok()) {
-          ++failures;
-          continue;
-        }
-        uint64_t cur = acked[i].load();
-        while (cur < *v && !acked[i].compare_exchange_weak(cur, *v)) {
-        }
-      } else {
-        const uint64_t floor = acked[i].load();
-        Result<Record> r = reader.Get(e, id);
-        if (!r.ok()) {
-          ++failures;
-          continue;
-        }
-        if (r->version < floor) ++violations;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < 4; ++t) threads.emplace_back(work, seed + t, t == 0);
-  for (std::thread& t : threads) t.join();
-  CHECK(failures.load() == 0);
-  CHECK(violations.load() == 0);
-  CHECK(Tier(reader, e, "shared").hits > 0);
+  REQUIRE_OK(reader);
+  CheckNoReadBackwards(*env, **reader, env.entity, /*writers=*/1, /*mixed=*/false);
+  CHECK(Tier(**reader, env.entity, "shared").hits > 0);
 }
 
 TEST_CASE("cache shared: the server stopped mid-workload — every operation succeeds, errors "
