@@ -58,11 +58,14 @@ struct CacheEnv {
 };
 
 // A cluster whose entity "items" has `cache`; `url` names the shared server.
+// `fresh`: databases of its own on servers (a test that moves buckets).
 CacheEnv OpenCached(const EntityCacheConfig& cache, const Options& options = {},
-                    const std::string& url = "", std::vector<IndexConfig> indexes = {}) {
+                    const std::string& url = "", std::vector<IndexConfig> indexes = {},
+                    bool fresh = false) {
   AnnounceBackend();
   ClusterSpec spec = Spec({"items"});
   spec.entities[0].indexes = std::move(indexes);
+  spec.fresh_databases = fresh;
   CacheEnv env;
   env.cluster = MakeCluster(BackendFromEnv(), spec);
   // The cache after MakeCluster, which validates a config without caches.
@@ -347,6 +350,49 @@ TEST_CASE("cache memory: the budget bounds the bytes held") {
   CHECK(m.bytes <= c.memory_bytes);
   CHECK(m.entries < 200);
   CHECK(m.entries > 20);
+}
+
+TEST_CASE("cache: entries are keyed by entity and id, not shard — a bucket move leaves them "
+          "right, and a write on the new shard invalidates them") {
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  EntityCacheConfig c = MemoryCache();
+  if (url) c.shared = "hot";
+  CacheEnv env = OpenCached(c, {}, url.value_or(""), {}, /*fresh=*/true);
+  const std::string e = env.entity;
+  REQUIRE_OK(env->Put(e, "mover", Doc(1)));
+  REQUIRE_OK(env->Get(e, "mover"));  // cached in every tier
+  const Location before = env->Locate("mover");
+  const std::string target = before.shard == env.cluster.config.shards[0]
+                                 ? env.cluster.config.shards[1]
+                                 : env.cluster.config.shards[0];
+  REQUIRE_OK(env->MoveBucket(before.bucket, target));
+  CHECK(env->Locate("mover").shard == target);
+  const uint64_t hits = Tier(*env, e, "memory").hits;
+  Result<Record> moved = env->Get(e, "mover");
+  REQUIRE_OK(moved);
+  CHECK(moved->version == 1);
+  CHECK(moved->doc == Doc(1));
+  CHECK(Tier(*env, e, "memory").hits == hits + 1);
+  if (url) {
+    std::unique_ptr<Store> other = env.Another();  // a process that reads the shared tier
+    Result<Record> shared = other->Get(e, "mover");
+    REQUIRE_OK(shared);
+    CHECK(shared->version == 1);
+    const CacheMetrics m = Tier(*other, e, "shared");
+    CHECK_MESSAGE(m.hits == 1, "misses " << m.misses << " errors " << m.errors << " bypassed "
+                                         << m.bypassed << " fills(env) "
+                                         << Tier(*env, e, "shared").fills);
+  }
+  REQUIRE_OK(env->Put(e, "mover", Doc(2)));  // written on the target shard
+  Result<Record> after = env->Get(e, "mover");
+  REQUIRE_OK(after);
+  CHECK(after->version == 2);
+  if (url) {
+    std::unique_ptr<Store> third = env.Another();
+    Result<Record> r = third->Get(e, "mover");
+    REQUIRE_OK(r);
+    CHECK(r->version == 2);
+  }
 }
 
 TEST_CASE("cache: Options::cache = false reads every time from the shards") {
