@@ -452,6 +452,44 @@ TEST_CASE("cache shared: the read/fill race across processes — no process read
   CHECK(r->version == 2);
 }
 
+TEST_CASE("cache shared: a process does not read backwards when its shard read could not be "
+          "filled and an older fill lands before the writer's invalidation") {
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);  // this process: P
+  const std::string e = env.entity;
+  REQUIRE_OK(env->Put(e, "k", Doc(1)));
+  auto reader_env = std::make_shared<FaultEnv>();
+  std::unique_ptr<Store> reader = env.Another({}, reader_env);  // R
+  auto writer_env = std::make_shared<FaultEnv>();
+  // W stands between its COMMIT and its DEL for the whole test.
+  writer_env->SetCacheFault([](std::string_view, std::string_view op) { return op == "invalidate"; });
+  std::unique_ptr<Store> writer = env.Another({}, writer_env);  // W
+
+  FillGate gate(*reader_env);
+  Result<Record> r_read = Status::Internal("not run");
+  std::thread r_thread([&] { r_read = reader->Get(e, "k"); });
+  gate.WaitUntilPaused();  // R holds a lease and has read version 1
+  REQUIRE_OK(writer->Put(e, "k", Doc(2)));
+  // P reads without a lease (its lookup fails): version 2 from the shard.
+  env.fault->SetCacheFault([](std::string_view, std::string_view op) { return op == "lookup"; });
+  Result<Record> p_first = env->Get(e, "k");
+  REQUIRE_OK(p_first);
+  CHECK(p_first->version == 2);
+  env.fault->SetCacheFault(nullptr);
+  gate.Release();  // R's fill of version 1 lands: its lease is still on the key
+  r_thread.join();
+  REQUIRE_OK(r_read);
+  CHECK(r_read->version == 1);
+  CHECK(Tier(*reader, e, "shared").fills == 1);
+  // P must not go back to version 1.
+  const uint64_t refused = Tier(*env, e, "shared").stale_fills;
+  Result<Record> p_again = env->Get(e, "k");
+  REQUIRE_OK(p_again);
+  CHECK(p_again->version == 2);
+  CHECK(Tier(*env, e, "shared").stale_fills == refused + 1);
+}
+
 TEST_CASE("cache shared: a delete by another process — never served, its fill refused") {
   const std::optional<std::string> url = CacheUrlFromEnv();
   if (!url) return;

@@ -1,5 +1,7 @@
 #include "cache/record_cache.h"
 
+#include <algorithm>
+
 namespace libshard::cache {
 
 RecordCache::RecordCache(std::string entity, const EntityCacheConfig& config,
@@ -30,6 +32,38 @@ void RecordCache::CountShared(Outcome o) {
     case Outcome::kError: ++shared_counters_.errors; break;
     case Outcome::kBypassed: ++shared_counters_.bypassed; break;
   }
+}
+
+void RecordCache::RaiseFloor(std::string_view id, uint64_t version, SteadyTime now) {
+  std::lock_guard<std::mutex> lock(floor_mu_);
+  auto it = floors_.find(std::string(id));
+  if (it != floors_.end()) {
+    it->second.version = std::max(it->second.version, version);
+    it->second.expires = now + ttl_;
+    return;
+  }
+  if (floors_.size() >= kMaxFloors) {
+    std::erase_if(floors_, [&](const auto& f) { return f.second.expires <= now; });
+  }
+  if (floors_.size() >= kMaxFloors) {
+    floors_.clear();
+    distrust_until_ = now + ttl_;
+    return;
+  }
+  floors_.emplace(std::string(id), Floor{version, now + ttl_});
+}
+
+bool RecordCache::BelowFloor(std::string_view id, uint64_t version, SteadyTime now) {
+  std::lock_guard<std::mutex> lock(floor_mu_);
+  if (now < distrust_until_) return true;
+  if (floors_.empty()) return false;
+  auto it = floors_.find(std::string(id));
+  if (it == floors_.end()) return false;
+  if (it->second.expires <= now) {
+    floors_.erase(it);
+    return false;
+  }
+  return version < it->second.version;
 }
 
 void RecordCache::Lookup(const std::vector<std::string_view>& ids,
@@ -73,6 +107,16 @@ void RecordCache::Lookup(const std::vector<std::string_view>& ids,
     const size_t i = missed[k];
     if (!shared.empty()) {
       LookupResult& r = shared[k];
+      if (r.outcome == Outcome::kHit && BelowFloor(ids[i], r.value.version, now)) {
+        // Older than a version this process read (see floors_): a miss,
+        // read from the shard, not filled.
+        ++shared_counters_.stale_fills;
+        ++shared_counters_.misses;
+        plan->leases.emplace_back();
+        plan->positions.push_back(i);
+        plan->tickets.push_back(tickets[k]);
+        continue;
+      }
       CountShared(r.outcome);
       if (r.outcome == Outcome::kHit) {
         auto value = std::make_shared<const CachedValue>(
@@ -102,7 +146,7 @@ void RecordCache::Fill(const std::vector<std::string_view>& ids, const MissPlan&
   if (hooks_.before_fill) hooks_.before_fill(entity_);
   std::vector<std::string> keys;
   std::vector<FillItem> items;
-  std::vector<size_t> item_miss;
+  const SteadyTime now = hooks_.now();
   for (size_t k = 0; k < plan.positions.size(); ++k) {
     const std::shared_ptr<const CachedValue>& row = rows[k];
     std::string_view id = ids[plan.positions[k]];
@@ -113,7 +157,12 @@ void RecordCache::Fill(const std::vector<std::string_view>& ids, const MissPlan&
         default: break;
       }
     }
-    if (shared_ != nullptr && !plan.leases[k].empty()) keys.push_back(SharedKey(id));
+    if (shared_ == nullptr) continue;
+    if (!plan.leases[k].empty()) {
+      keys.push_back(SharedKey(id));
+    } else if (row) {
+      RaiseFloor(id, row->version, now);  // read, but not stored in the shared tier
+    }
   }
   if (keys.empty()) return;
   // A lease is handed back even when the record was not found (version 0:
@@ -136,6 +185,11 @@ void RecordCache::Fill(const std::vector<std::string_view>& ids, const MissPlan&
   std::vector<Outcome> outcomes;
   shared_->FillMany(items, &outcomes);
   for (size_t j = 0; j < outcomes.size(); ++j) {
+    if (items[j].version != 0 &&
+        (outcomes[j] == Outcome::kError || outcomes[j] == Outcome::kBypassed)) {
+      // Not known to be stored: the lease may still be on the key.
+      RaiseFloor(items[j].key.substr(key_prefix_.size()), items[j].version, now);
+    }
     if (items[j].version == 0 && outcomes[j] != Outcome::kError &&
         outcomes[j] != Outcome::kBypassed) {
       continue;  // a lease handed back, not a fill

@@ -18,8 +18,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cache/memory_tier.h"
@@ -72,6 +74,9 @@ class RecordCache {
  private:
   std::string SharedKey(std::string_view id) const;
   void CountShared(Outcome o);
+  // The version floors (see floors_).
+  void RaiseFloor(std::string_view id, uint64_t version, SteadyTime now);
+  bool BelowFloor(std::string_view id, uint64_t version, SteadyTime now);
 
   const std::string entity_;
   const std::string key_prefix_;  // "ls:<cluster id>:<entity>:"
@@ -81,6 +86,23 @@ class RecordCache {
   const bool reading_;
   CacheHooks hooks_;
   TierCounters memory_counters_, shared_counters_;
+
+  // Versions this process read from a shard without storing them in the
+  // shared tier (it had no lease, or the server failed). Another reader's
+  // lease from before a write can still fill the version that write
+  // replaced, until the writer's DEL lands; without these floors this
+  // process could then read backwards. A shared hit below a floor is not
+  // served (the shard is read instead). A floor lasts `ttl`: such a fill
+  // expires ttl after its lease, which predates this read. Bounded: past
+  // kMaxFloors live ones, every shared hit is distrusted for `ttl`.
+  struct Floor {
+    uint64_t version;
+    SteadyTime expires;
+  };
+  static constexpr size_t kMaxFloors = 10000;
+  std::mutex floor_mu_;
+  std::unordered_map<std::string, Floor> floors_;
+  SteadyTime distrust_until_{};
 };
 
 }  // namespace libshard::cache
