@@ -71,10 +71,12 @@ void RecordCache::Lookup(const std::vector<std::string_view>& ids,
   found->assign(ids.size(), nullptr);
   plan->positions.clear();
   plan->tickets.clear();
+  plan->keys.clear();
   plan->leases.clear();
   if (!reading_) {
     for (size_t i = 0; i < ids.size(); ++i) plan->positions.push_back(i);
     plan->tickets.resize(ids.size());
+    plan->keys.resize(ids.size());
     plan->leases.resize(ids.size());
     return;
   }
@@ -96,47 +98,54 @@ void RecordCache::Lookup(const std::vector<std::string_view>& ids,
     tickets.push_back(ticket);
   }
   if (missed.empty()) return;
+  std::vector<std::string> keys;  // the misses' shared keys, kept for Fill
   std::vector<LookupResult> shared;
   if (shared_ != nullptr) {
-    std::vector<std::string> keys;
     keys.reserve(missed.size());
     for (size_t i : missed) keys.push_back(SharedKey(ids[i]));
     shared_->LookupMany(keys, ttl_, &shared);
   }
+  // A miss of every tier: read from the shard, then filled with `lease`.
+  auto miss = [&](size_t k, std::string lease) {
+    plan->positions.push_back(missed[k]);
+    plan->tickets.push_back(tickets[k]);
+    plan->keys.push_back(keys.empty() ? std::string() : std::move(keys[k]));
+    plan->leases.push_back(std::move(lease));
+  };
   for (size_t k = 0; k < missed.size(); ++k) {
     const size_t i = missed[k];
-    if (!shared.empty()) {
-      LookupResult& r = shared[k];
-      if (r.outcome == Outcome::kHit && BelowFloor(ids[i], r.value.version, now)) {
-        // Older than a version this process read (see floors_): a miss,
-        // read from the shard, not filled.
-        ++shared_counters_.stale_fills;
-        ++shared_counters_.misses;
-        plan->leases.emplace_back();
-        plan->positions.push_back(i);
-        plan->tickets.push_back(tickets[k]);
-        continue;
-      }
-      CountShared(r.outcome);
-      if (r.outcome == Outcome::kHit) {
-        auto value = std::make_shared<const CachedValue>(
-            CachedValue{r.value.version, r.value.updated_us, std::move(r.value.body)});
-        if (memory_) {
-          switch (memory_->Fill(ids[i], tickets[k], value, hooks_.now())) {
-            case MemoryTier::FillOutcome::kStored: ++memory_counters_.fills; break;
-            case MemoryTier::FillOutcome::kStale: ++memory_counters_.stale_fills; break;
-            default: break;
-          }
-        }
-        (*found)[i] = std::move(value);
-        continue;
-      }
-      plan->leases.push_back(r.outcome == Outcome::kMiss ? std::move(r.lease) : std::string());
-    } else {
-      plan->leases.emplace_back();
+    if (shared.empty()) {
+      miss(k, {});
+      continue;
     }
-    plan->positions.push_back(i);
-    plan->tickets.push_back(tickets[k]);
+    LookupResult& r = shared[k];
+    if (r.outcome == Outcome::kHit && BelowFloor(ids[i], r.value.version, now)) {
+      // Older than a version this process read (see floors_): a miss,
+      // read from the shard, not filled.
+      ++shared_counters_.stale_fills;
+      ++shared_counters_.misses;
+      miss(k, {});
+      continue;
+    }
+    CountShared(r.outcome);
+    if (r.outcome != Outcome::kHit) {
+      miss(k, r.outcome == Outcome::kMiss ? std::move(r.lease) : std::string());
+      continue;
+    }
+    auto value = std::make_shared<const CachedValue>(
+        CachedValue{r.value.version, r.value.updated_us, std::move(r.value.body)});
+    FillMemory(ids[i], tickets[k], value, now);
+    (*found)[i] = std::move(value);
+  }
+}
+
+void RecordCache::FillMemory(std::string_view id, const MemoryTier::Ticket& ticket,
+                             const std::shared_ptr<const CachedValue>& value, SteadyTime now) {
+  if (!memory_) return;
+  switch (memory_->Fill(id, ticket, value, now)) {
+    case MemoryTier::FillOutcome::kStored: ++memory_counters_.fills; break;
+    case MemoryTier::FillOutcome::kStale: ++memory_counters_.stale_fills; break;
+    default: break;
   }
 }
 
@@ -144,35 +153,22 @@ void RecordCache::Fill(const std::vector<std::string_view>& ids, const MissPlan&
                        const std::vector<std::shared_ptr<const CachedValue>>& rows) {
   if (!reading_ || plan.positions.empty()) return;
   if (hooks_.before_fill) hooks_.before_fill(entity_);
-  std::vector<std::string> keys;
-  std::vector<FillItem> items;
   const SteadyTime now = hooks_.now();
+  std::vector<FillItem> items;
+  std::vector<size_t> item_miss;  // the plan index of each item
   for (size_t k = 0; k < plan.positions.size(); ++k) {
     const std::shared_ptr<const CachedValue>& row = rows[k];
-    std::string_view id = ids[plan.positions[k]];
-    if (memory_ && row) {
-      switch (memory_->Fill(id, plan.tickets[k], row, hooks_.now())) {
-        case MemoryTier::FillOutcome::kStored: ++memory_counters_.fills; break;
-        case MemoryTier::FillOutcome::kStale: ++memory_counters_.stale_fills; break;
-        default: break;
-      }
-    }
+    const std::string_view id = ids[plan.positions[k]];
+    if (row) FillMemory(id, plan.tickets[k], row, now);
     if (shared_ == nullptr) continue;
-    if (!plan.leases[k].empty()) {
-      keys.push_back(SharedKey(id));
-    } else if (row) {
-      RaiseFloor(id, row->version, now);  // read, but not stored in the shared tier
+    if (plan.leases[k].empty()) {
+      if (row) RaiseFloor(id, row->version, now);  // read, but not stored in the shared tier
+      continue;
     }
-  }
-  if (keys.empty()) return;
-  // A lease is handed back even when the record was not found (version 0:
-  // release only), so a hot missing id does not pile leases on its key.
-  size_t key = 0;
-  for (size_t k = 0; k < plan.positions.size(); ++k) {
-    if (plan.leases[k].empty()) continue;
-    const std::shared_ptr<const CachedValue>& row = rows[k];
+    // A lease is handed back even when the record was not found (version
+    // 0: release only), so a hot missing id does not pile leases on its key.
     FillItem item;
-    item.key = keys[key++];
+    item.key = plan.keys[k];
     item.lease = plan.leases[k];
     item.ttl = ttl_;
     if (row) {
@@ -181,18 +177,17 @@ void RecordCache::Fill(const std::vector<std::string_view>& ids, const MissPlan&
       item.body = row->body;
     }
     items.push_back(item);
+    item_miss.push_back(k);
   }
+  if (items.empty()) return;
   std::vector<Outcome> outcomes;
   shared_->FillMany(items, &outcomes);
   for (size_t j = 0; j < outcomes.size(); ++j) {
-    if (items[j].version != 0 &&
-        (outcomes[j] == Outcome::kError || outcomes[j] == Outcome::kBypassed)) {
+    const bool failed = outcomes[j] == Outcome::kError || outcomes[j] == Outcome::kBypassed;
+    if (items[j].version == 0 && !failed) continue;  // a lease handed back, not a fill
+    if (items[j].version != 0 && failed) {
       // Not known to be stored: the lease may still be on the key.
-      RaiseFloor(items[j].key.substr(key_prefix_.size()), items[j].version, now);
-    }
-    if (items[j].version == 0 && outcomes[j] != Outcome::kError &&
-        outcomes[j] != Outcome::kBypassed) {
-      continue;  // a lease handed back, not a fill
+      RaiseFloor(ids[plan.positions[item_miss[j]]], items[j].version, now);
     }
     CountShared(outcomes[j]);
   }

@@ -47,6 +47,7 @@ struct TierCounters {
 struct MissPlan {
   std::vector<size_t> positions;                // into the looked-up ids
   std::vector<MemoryTier::Ticket> tickets;      // per miss (memory tier)
+  std::vector<std::string> keys;                // per miss (shared key; "" = no shared tier)
   std::vector<std::string> leases;              // per miss (shared; "" = may not fill)
 };
 
@@ -74,6 +75,8 @@ class RecordCache {
  private:
   std::string SharedKey(std::string_view id) const;
   void CountShared(Outcome o);
+  void FillMemory(std::string_view id, const MemoryTier::Ticket& ticket,
+                  const std::shared_ptr<const CachedValue>& value, SteadyTime now);
   // The version floors (see floors_).
   void RaiseFloor(std::string_view id, uint64_t version, SteadyTime now);
   bool BelowFloor(std::string_view id, uint64_t version, SteadyTime now);

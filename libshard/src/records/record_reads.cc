@@ -275,13 +275,25 @@ Result<std::vector<Record>> GetManyCached(cluster::Cluster& cluster, std::string
     }
     cache.Fill(distinct, plan, rows);
   }
+  // Request order: each record moved out at its last position, copied
+  // only for earlier repeats.
+  std::vector<size_t> at(ids.size());
+  std::vector<uint32_t> uses(distinct.size(), 0);
+  for (size_t n = 0; n < ids.size(); ++n) {
+    at[n] = static_cast<size_t>(
+        std::lower_bound(distinct.begin(), distinct.end(), std::string_view(ids[n])) -
+        distinct.begin());
+    if (records[at[n]]) ++uses[at[n]];
+  }
   std::vector<Record> out;
   out.reserve(ids.size());
-  for (const Id& id : ids) {
-    size_t i = static_cast<size_t>(
-        std::lower_bound(distinct.begin(), distinct.end(), std::string_view(id)) -
-        distinct.begin());
-    if (records[i]) out.push_back(*records[i]);
+  for (size_t i : at) {
+    if (!records[i]) continue;
+    if (--uses[i] == 0) {
+      out.push_back(std::move(*records[i]));
+    } else {
+      out.push_back(*records[i]);
+    }
   }
   return out;
 }
