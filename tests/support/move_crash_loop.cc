@@ -748,7 +748,12 @@ class Loop {
     auto open = [&](const std::string& name) {
       const DatabaseConfig* db = config.FindDatabase(name);
       if (db == nullptr) throw std::runtime_error("no database " + name);
-      return backend::OpenSession(db->backend, db->url, nullptr);
+      backend::Session session = backend::OpenSession(db->backend, db->url, nullptr);
+      // A bare session has no busy handler: a read that meets the WAL
+      // recovery a killed process left behind (or a checkpoint) would fail
+      // at once with "database is locked" instead of waiting for it.
+      if (db->backend == Backend::kSqlite) *session.sql << "PRAGMA busy_timeout = 10000";
+      return session;
     };
     ShardView v;
     v.catalog_owner.resize(config.buckets);
