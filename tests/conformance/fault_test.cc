@@ -126,8 +126,11 @@ TEST_CASE("fault: a COMMIT whose link breaks before it ran is reported as outcom
 static void PauseBeyondLeaseAtInsert(FaultCluster& f, std::function<void()> also = {}) {
   f.env->SetObserver([&f, also](const std::string&, SqlOp op, std::string_view sql) {
     if (op == SqlOp::kExecute && sql.find("INSERT INTO ls_rec_") != std::string_view::npos) {
-      f.env->StepSteadyClock(std::chrono::seconds(1));
+      // The change comes before the step: the background refresh runs on
+      // its own thread, and a refresh between a step and a change would
+      // read the old catalog with a fresh time, a view the write may use.
       if (also) also();
+      f.env->StepSteadyClock(std::chrono::seconds(1));
     }
   });
 }
