@@ -458,10 +458,10 @@ TEST_CASE("multirow: a batch of 200 on one server shard takes a constant number 
     CHECK(statements <= 8);
     CHECK(update_statements <= 8);
     if (BackendOfShard(store, shard) == Backend::kPostgres) {
-      // Array-bound (records/pg_many.h): BEGIN, fence, one lock read, one
-      // insert (or upsert) whatever the row count, COMMIT.
-      CHECK(statements <= 5);
-      CHECK(update_statements <= 5);
+      // An unindexed entity's batch of puts: one statement, no BEGIN or
+      // COMMIT (records/pg_put_many.h).
+      CHECK(statements == 1);
+      CHECK(update_statements == 1);
     }
   } else {
     CHECK(statements > 200);  // SQLite keeps its single-row path

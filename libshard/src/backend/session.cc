@@ -7,6 +7,8 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <poll.h>
+
 #include <mutex>
 #include <type_traits>
 
@@ -141,6 +143,21 @@ class HookedSession : public session_backend {
   std::shared_ptr<SessionHooks> hooks_;
 };
 
+// The network socket under a session (for the statement-timeout watchdog
+// and LinkLooksClosed).
+// (By backend name: Debian's SOCI exports no typeinfo for its backend
+// classes, so dynamic_cast to them does not link.)
+int SocketOf(session_backend& s) {
+  const std::string name = s.get_backend_name();
+  if (name == "postgresql") {
+    return PQsocket(static_cast<soci::postgresql_session_backend&>(s).conn_);
+  }
+  if (name == "mysql") {
+    return static_cast<int>(mysql_get_socket(static_cast<soci::mysql_session_backend&>(s).conn_));
+  }
+  return -1;
+}
+
 class HookedFactory : public soci::backend_factory {
  public:
   HookedFactory(const soci::backend_factory& inner, std::shared_ptr<SessionHooks> hooks)
@@ -153,20 +170,6 @@ class HookedFactory : public soci::backend_factory {
   }
 
  private:
-  // The network socket under a session (for the statement-timeout watchdog).
-  // (By backend name: Debian's SOCI exports no typeinfo for its backend
-  // classes, so dynamic_cast to them does not link.)
-  static int SocketOf(session_backend& s) {
-    const std::string name = s.get_backend_name();
-    if (name == "postgresql") {
-      return PQsocket(static_cast<soci::postgresql_session_backend&>(s).conn_);
-    }
-    if (name == "mysql") {
-      return static_cast<int>(mysql_get_socket(static_cast<soci::mysql_session_backend&>(s).conn_));
-    }
-    return -1;
-  }
-
   const soci::backend_factory& inner_;
   std::shared_ptr<SessionHooks> hooks_;
 };
@@ -262,6 +265,18 @@ void* NativeSqliteHandle(soci::session& sql) {
   session_backend* b = sql.get_backend();
   if (auto* hooked = dynamic_cast<HookedSession*>(b)) b = &hooked->inner();
   return static_cast<soci::sqlite3_session_backend*>(b)->conn_;
+}
+
+bool LinkLooksClosed(soci::session& sql) {
+  session_backend* b = sql.get_backend();
+  if (auto* hooked = dynamic_cast<HookedSession*>(b)) b = &hooked->inner();
+  const int socket = SocketOf(*b);
+  if (socket < 0) return false;
+  // An idle connection has nothing to read: anything readable (the
+  // server's "terminating connection" message, EOF) or a hang-up means the
+  // next statement would fail, and poll's own failure says nothing good.
+  pollfd p{socket, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 
 SessionHooks* HooksOf(soci::session& sql) {

@@ -69,6 +69,13 @@ Session OpenSession(Backend backend, const std::string& url,
 // The sqlite3* of a SQLite session, hooked or not.
 void* NativeSqliteHandle(soci::session& sql);
 
+// Whether an idle networked session's link has visibly ended (the server
+// closed it or sent it something unasked, such as a shutdown notice);
+// false for SQLite. A cheap check (poll(2), no round trip) for a caller
+// about to send a statement whose failure could not be told apart from
+// one that committed. A false answer proves nothing.
+bool LinkLooksClosed(soci::session& sql);
+
 // The hooks of a hooked session; null for a plain one.
 SessionHooks* HooksOf(soci::session& sql);
 

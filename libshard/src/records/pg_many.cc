@@ -1,40 +1,14 @@
 #include "records/pg_many.h"
 
 #include "libshard/id.h"
+#include "records/pg_array.h"
 
 namespace libshard::records {
 namespace {
 
-// Array literals: elements double-quoted (an empty element would be
-// malformed unquoted); hex and decimal digits need no escaping inside.
-void Open(std::string* a, size_t reserve) {
-  a->clear();
-  a->reserve(reserve);
-  a->push_back('{');
-}
-
-void AppendHex(std::string_view bytes, std::string* out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  const size_t at = out->size();
-  out->resize(at + 2 * bytes.size());
-  char* p = out->data() + at;
-  for (unsigned char c : bytes) {
-    *p++ = kDigits[c >> 4];
-    *p++ = kDigits[c & 15];
-  }
-}
-
-void AddHex(std::string* a, std::string_view bytes) {
-  if (a->size() > 1) a->push_back(',');
-  a->push_back('"');
-  AppendHex(bytes, a);
-  a->push_back('"');
-}
-
-void AddInt(std::string* a, long long v) {
-  if (a->size() > 1) a->push_back(',');
-  *a += std::to_string(v);
-}
+using pg_array::AddHex;
+using pg_array::AddInt;
+using pg_array::Open;
 
 // Fetched bytes arrive hex-encoded.
 void Decode(const std::string& hex, std::string* out) {

@@ -1,0 +1,100 @@
+#include "records/pg_put_many.h"
+
+#include "records/pg_array.h"
+#include "records/record_table.h"
+
+namespace libshard::records {
+
+PgPutManyStatement::PgPutManyStatement(soci::session& sql, std::string_view entity,
+                                       const std::string& cluster_id)
+    : cluster_id_(cluster_id), st_(sql) {
+  const std::string table = TableName(entity);
+  // (Each parameter appears once in the text: bound by name, unambiguously.)
+  // The items, fenced: none pass unless every bucket's row is there, owned
+  // and now share-locked (NOWAIT: a move holding one exclusively fails the
+  // statement at once, as the general path's fence does).
+  const std::string text =
+      "WITH own AS ("
+      " SELECT state FROM ls_owner WHERE cluster_id = :c"
+      " AND bucket = ANY(CAST(:bs AS integer[])) ORDER BY bucket FOR SHARE NOWAIT"
+      "), fence AS ("
+      " SELECT count(*) = CAST(:nb AS bigint) AND bool_and(state = 1) AS ok FROM own"
+      "), input AS ("
+      " SELECT decode(x.i, 'hex') AS id, x.b AS bucket, decode(x.d, 'hex') AS body,"
+      " x.e AS expect, x.k, CAST(:now AS bigint) AS now FROM unnest(CAST(:i AS text[]), CAST(:b AS integer[]),"
+      " CAST(:d AS text[]), CAST(:e AS bigint[])) WITH ORDINALITY AS x(i, b, d, e, k)"
+      " WHERE (SELECT ok FROM fence)"
+      "), put AS ("
+      " INSERT INTO " + table + " AS t (id, bucket, version, updated, body)"
+      " SELECT id, bucket, 1, now, body FROM input WHERE expect IS NULL ORDER BY k"
+      " ON CONFLICT (id) DO UPDATE SET version = t.version + 1,"
+      " updated = GREATEST(EXCLUDED.updated, t.updated), body = EXCLUDED.body"
+      " RETURNING t.id, t.version"
+      "), create_new AS ("
+      " INSERT INTO " + table + " (id, bucket, version, updated, body)"
+      " SELECT id, bucket, 1, now, body FROM input WHERE expect = 0 ORDER BY k"
+      " ON CONFLICT (id) DO NOTHING RETURNING id, version"
+      "), cas AS ("
+      " UPDATE " + table + " AS t SET version = t.version + 1,"
+      " updated = GREATEST(input.now, t.updated), body = input.body FROM input"
+      " WHERE t.id = input.id AND input.expect > 0 AND t.version = input.expect"
+      " RETURNING t.id, t.version"
+      "), res AS ("
+      " SELECT id, version FROM put UNION ALL SELECT id, version FROM create_new"
+      " UNION ALL SELECT id, version FROM cas"
+      ") SELECT input.k, res.version FROM res JOIN input USING (id)"
+      " WHERE (SELECT CASE WHEN count(*) = CAST(:n AS bigint) AND clock_timestamp() <"
+      " statement_timestamp() + CAST(:ms AS double precision) * interval '1 millisecond'"
+      " THEN true ELSE CAST('libshard batch declined, rows written ' || count(*) AS integer) = 0"
+      " END FROM res)";
+  st_ = (sql.prepare << text, soci::into(position_), soci::into(version_),
+         soci::use(cluster_id_, "c"), soci::use(buckets_, "bs"), soci::use(bucket_count_, "nb"),
+         soci::use(ids_, "i"), soci::use(item_buckets_, "b"), soci::use(bodies_, "d"),
+         soci::use(expects_, "e"), soci::use(now_, "now"), soci::use(item_count_, "n"),
+         soci::use(deadline_ms_, "ms"));
+}
+
+void PgPutManyStatement::Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets,
+                             int64_t now_us, int64_t deadline_ms,
+                             std::vector<uint64_t>* versions) {
+  using namespace pg_array;
+  size_t id_bytes = 0, body_bytes = 0;
+  for (const Item& it : items) {
+    id_bytes += it.id.size();
+    body_bytes += it.body.size();
+  }
+  const size_t n = items.size();
+  Open(&buckets_, 2 + 6 * buckets.size());
+  for (uint32_t b : buckets) AddInt(&buckets_, b);
+  Close(&buckets_);
+  Open(&ids_, 2 + 2 * id_bytes + 3 * n);
+  Open(&bodies_, 2 + 2 * body_bytes + 3 * n);
+  Open(&item_buckets_, 2 + 6 * n);
+  Open(&expects_, 2 + 5 * n);
+  for (const Item& it : items) {
+    AddHex(&ids_, it.id);
+    AddInt(&item_buckets_, it.bucket);
+    AddHex(&bodies_, it.body);
+    if (it.expect) {
+      AddInt(&expects_, static_cast<long long>(*it.expect));
+    } else {
+      AddNull(&expects_);
+    }
+  }
+  for (std::string* a : {&ids_, &bodies_, &item_buckets_, &expects_}) Close(a);
+  bucket_count_ = static_cast<long long>(buckets.size());
+  item_count_ = static_cast<long long>(n);
+  now_ = now_us;
+  deadline_ms_ = deadline_ms;
+  versions->assign(n, 0);
+  const bool any = st_.execute(true);
+  std::string().swap(bodies_);  // may be large (up to the statement budget)
+  if (!any) return;  // cannot happen: the check fails the statement first
+  do {
+    // Positions are 1-based (WITH ORDINALITY).
+    const size_t at = static_cast<size_t>(position_ - 1);
+    if (at < n) (*versions)[at] = static_cast<uint64_t>(version_);
+  } while (st_.fetch());
+}
+
+}  // namespace libshard::records

@@ -1,0 +1,69 @@
+// A shard batch of puts on PostgreSQL in one statement, sent outside a
+// transaction: one round trip where the general path (store_write.cc,
+// ShardWriter::ApplyMany) makes five (BEGIN, fence, lock read, write,
+// COMMIT). The statement is all or nothing: it writes every item, with
+// the versions the general path would give, or it fails and PostgreSQL
+// rolls all of it back — the caller then runs the general path, which
+// finds out exactly what is wrong (a version conflict, a moved bucket) or
+// succeeds against whatever changed meanwhile.
+//
+// What the statement does, in order (data-modifying CTEs, one snapshot):
+//   1. the fence: the batch's ownership rows (records/bucket_owner.h) read
+//      FOR SHARE NOWAIT, held until the statement commits; the items pass
+//      only if every bucket is owned (a missing row or a move's lock fails
+//      the batch);
+//   2. the items, in id order (every writer locks rows in id order):
+//        - no if_version: INSERT … ON CONFLICT (id) DO UPDATE, version 1 or
+//          the row's locked version + 1, `updated` never decreasing;
+//        - if_version 0 (must not exist): INSERT … ON CONFLICT DO NOTHING;
+//        - if_version v > 0: UPDATE … WHERE version = v (re-checked on the
+//          newest row version under READ COMMITTED);
+//   3. the check, after every row is written (an aggregate over all the
+//      rows returned): as many rows as items, and the server's clock still
+//      inside `deadline_ms` of the statement's start — the index-state
+//      lease (indexer/index_registry.h): a write may commit only within
+//      the lease of the view it used, and no round trip is left to check
+//      it between the write and COMMIT. Otherwise the statement fails
+//      (a cast of a non-constant text to integer: plain SQL has no RAISE,
+//      and a constant would fail at plan time).
+// Returns the items' positions with their versions.
+#pragma once
+
+#include <soci/soci.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/connection.h"
+
+namespace libshard::records {
+
+class PgPutManyStatement : public backend::Prepared {
+ public:
+  struct Item {
+    std::string_view id;
+    uint32_t bucket = 0;
+    std::string_view body;
+    std::optional<uint64_t> expect;  // WriteOptions::if_version
+  };
+  PgPutManyStatement(soci::session& sql, std::string_view entity, const std::string& cluster_id);
+  // `items` sorted by id, each id once; `buckets` their distinct buckets.
+  // Sets (*versions)[i] for every item i. Throws soci::soci_error, the
+  // whole batch undone, when any check fails.
+  void Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,
+           int64_t deadline_ms, std::vector<uint64_t>* versions);
+  static std::string Key(std::string_view entity) {
+    return "rec.pgputmany:" + std::string(entity);
+  }
+
+ private:
+  std::string cluster_id_, buckets_, ids_, item_buckets_, bodies_, expects_;
+  long long bucket_count_ = 0, item_count_ = 0, now_ = 0, deadline_ms_ = 0;
+  long long position_ = 0, version_ = 0;
+  soci::statement st_;
+};
+
+}  // namespace libshard::records
