@@ -219,6 +219,18 @@ TEST_CASE("move: a process holding the old map is refused by the old shard and r
   CHECK(*put == 2);
   CHECK(m.RawCount(target, items, bucket) == 0);
   CHECK(m.store->Get(items, ids[1]).value().version == 2);
+  // A batch through a stale map: refused whole by the shard that no longer
+  // owns the bucket (also the one-statement batch on PostgreSQL, whose
+  // fence is inside its statement), applied on the owner once.
+  std::unique_ptr<Store> stale_batch = m.Open();
+  REQUIRE_OK(m.store->MoveBucket(bucket, target));
+  Result<std::vector<uint64_t>> batch = stale_batch->PutMany(
+      items, {{ids[3], Json(R"({"n":2})"), {}}, {ids[4], Json(R"({"n":2})"), {}}});
+  REQUIRE_OK(batch);
+  CHECK(*batch == std::vector<uint64_t>{2, 2});
+  CHECK(m.RawCount(source, items, bucket) == 0);
+  CHECK(stale_batch->Locate(ids[3]).shard == target);
+  REQUIRE_OK(m.store->MoveBucket(bucket, source));
   // GetMany and Delete through a stale map too.
   std::unique_ptr<Store> stale3 = m.Open();
   REQUIRE_OK(m.store->MoveBucket(bucket, target));
