@@ -200,6 +200,8 @@ class ShardWriter {
     }
     std::sort(buckets.begin(), buckets.end());
     buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
+    const bool conditional = std::any_of(items.begin(), items.end(),
+                                         [](const auto& it) { return it.expect.has_value(); });
     bool declined = false;
     std::vector<uint64_t> versions;
     const std::string e(entity_);
@@ -216,9 +218,11 @@ class ShardWriter {
         declined = true;
         return Status::OK();
       }
-      auto& st = c.Cached<records::PgPutManyStatement>(records::PgPutManyStatement::Key(e), [&] {
-        return std::make_unique<records::PgPutManyStatement>(c.sql(), e, store_.cluster_id);
-      });
+      auto& st = c.Cached<records::PgPutManyStatement>(
+          records::PgPutManyStatement::Key(e, conditional), [&] {
+            return std::make_unique<records::PgPutManyStatement>(c.sql(), e, store_.cluster_id,
+                                                                 conditional);
+          });
       try {
         st.Run(items, buckets, store_.NowMicros(), lease_left_ms, &versions);
       } catch (const soci::soci_error& err) {

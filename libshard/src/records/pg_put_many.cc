@@ -6,10 +6,23 @@
 namespace libshard::records {
 
 PgPutManyStatement::PgPutManyStatement(soci::session& sql, std::string_view entity,
-                                       const std::string& cluster_id)
-    : cluster_id_(cluster_id), st_(sql) {
+                                       const std::string& cluster_id, bool conditional)
+    : conditional_(conditional), cluster_id_(cluster_id), st_(sql) {
   const std::string table = TableName(entity);
   // (Each parameter appears once in the text: bound by name, unambiguously.)
+  // Items with an if_version. A batch without any uses the statement
+  // without these (server time per 250-row batch: 1.77 ms instead of 2.09;
+  // the hand-written upsert without a fence: 1.15).
+  const std::string conditional_ctes =
+      "), create_new AS ("
+      " INSERT INTO " + table + " (id, bucket, version, updated, body)"
+      " SELECT id, bucket, 1, now, body FROM input WHERE expect = 0 ORDER BY k"
+      " ON CONFLICT (id) DO NOTHING RETURNING id, version"
+      "), cas AS ("
+      " UPDATE " + table + " AS t SET version = t.version + 1,"
+      " updated = GREATEST(input.now, t.updated), body = input.body FROM input"
+      " WHERE t.id = input.id AND input.expect > 0 AND t.version = input.expect"
+      " RETURNING t.id, t.version";
   // The items, fenced: none pass unless every bucket's row is there, owned
   // and now share-locked (NOWAIT: a move holding one exclusively fails the
   // statement at once, as the general path's fence does).
@@ -21,8 +34,9 @@ PgPutManyStatement::PgPutManyStatement(soci::session& sql, std::string_view enti
       " SELECT count(*) = CAST(:nb AS bigint) AND bool_and(state = 1) AS ok FROM own"
       "), input AS ("
       " SELECT decode(x.i, 'hex') AS id, x.b AS bucket, decode(x.d, 'hex') AS body,"
-      " x.e AS expect, x.k, CAST(:now AS bigint) AS now FROM unnest(CAST(:i AS text[]), CAST(:b AS integer[]),"
-      " CAST(:d AS text[]), CAST(:e AS bigint[])) WITH ORDINALITY AS x(i, b, d, e, k)"
+      " x.e AS expect, x.k, CAST(:now AS bigint) AS now"
+      " FROM unnest(CAST(:i AS text[]), CAST(:b AS integer[]), CAST(:d AS text[]),"
+      " CAST(:e AS bigint[])) WITH ORDINALITY AS x(i, b, d, e, k)"
       " WHERE (SELECT ok FROM fence)"
       "), put AS ("
       " INSERT INTO " + table + " AS t (id, bucket, version, updated, body)"
@@ -30,18 +44,12 @@ PgPutManyStatement::PgPutManyStatement(soci::session& sql, std::string_view enti
       " ON CONFLICT (id) DO UPDATE SET version = t.version + 1,"
       " updated = GREATEST(EXCLUDED.updated, t.updated), body = EXCLUDED.body"
       " RETURNING t.id, t.version"
-      "), create_new AS ("
-      " INSERT INTO " + table + " (id, bucket, version, updated, body)"
-      " SELECT id, bucket, 1, now, body FROM input WHERE expect = 0 ORDER BY k"
-      " ON CONFLICT (id) DO NOTHING RETURNING id, version"
-      "), cas AS ("
-      " UPDATE " + table + " AS t SET version = t.version + 1,"
-      " updated = GREATEST(input.now, t.updated), body = input.body FROM input"
-      " WHERE t.id = input.id AND input.expect > 0 AND t.version = input.expect"
-      " RETURNING t.id, t.version"
+      + (conditional ? conditional_ctes : std::string()) +
       "), res AS ("
-      " SELECT id, version FROM put UNION ALL SELECT id, version FROM create_new"
-      " UNION ALL SELECT id, version FROM cas"
+      " SELECT id, version FROM put" +
+      (conditional ? " UNION ALL SELECT id, version FROM create_new"
+                     " UNION ALL SELECT id, version FROM cas"
+                   : "") +
       ") SELECT input.k, res.version FROM res JOIN input USING (id)"
       " WHERE (SELECT CASE WHEN count(*) = CAST(:n AS bigint) AND clock_timestamp() <"
       " statement_timestamp() + CAST(:ms AS double precision) * interval '1 millisecond'"
@@ -70,11 +78,12 @@ void PgPutManyStatement::Run(const std::vector<Item>& items, const std::vector<u
   Open(&ids_, 2 + 2 * id_bytes + 3 * n);
   Open(&bodies_, 2 + 2 * body_bytes + 3 * n);
   Open(&item_buckets_, 2 + 6 * n);
-  Open(&expects_, 2 + 5 * n);
+  Open(&expects_, conditional_ ? 2 + 5 * n : 2);
   for (const Item& it : items) {
     AddHex(&ids_, it.id);
     AddInt(&item_buckets_, it.bucket);
     AddHex(&bodies_, it.body);
+    if (!conditional_) continue;  // "{}": unnest pads it with NULLs
     if (it.expect) {
       AddInt(&expects_, static_cast<long long>(*it.expect));
     } else {

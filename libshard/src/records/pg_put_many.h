@@ -49,17 +49,22 @@ class PgPutManyStatement : public backend::Prepared {
     std::string_view body;
     std::optional<uint64_t> expect;  // WriteOptions::if_version
   };
-  PgPutManyStatement(soci::session& sql, std::string_view entity, const std::string& cluster_id);
+  // `conditional`: the statement for batches with if_version items (the
+  // other leaves out the create-only and compare-and-set parts, and fails
+  // on such an item).
+  PgPutManyStatement(soci::session& sql, std::string_view entity, const std::string& cluster_id,
+                     bool conditional);
   // `items` sorted by id, each id once; `buckets` their distinct buckets.
   // Sets (*versions)[i] for every item i. Throws soci::soci_error, the
   // whole batch undone, when any check fails.
   void Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,
            int64_t deadline_ms, std::vector<uint64_t>* versions);
-  static std::string Key(std::string_view entity) {
-    return "rec.pgputmany:" + std::string(entity);
+  static std::string Key(std::string_view entity, bool conditional) {
+    return (conditional ? "rec.pgputmanyif:" : "rec.pgputmany:") + std::string(entity);
   }
 
  private:
+  bool conditional_;
   std::string cluster_id_, buckets_, ids_, item_buckets_, bodies_, expects_;
   long long bucket_count_ = 0, item_count_ = 0, now_ = 0, deadline_ms_ = 0;
   long long position_ = 0, version_ = 0;
