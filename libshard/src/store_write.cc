@@ -224,7 +224,11 @@ class ShardWriter {
                                                                  conditional);
           });
       try {
-        st.Run(items, buckets, store_.NowMicros(), lease_left_ms, &versions);
+        if (!st.Run(items, buckets, store_.NowMicros(), lease_left_ms, &versions)) {
+          return Status::Internal("write on database '" + pool_.name() +
+                                  "': the batch was written, but its versions could not be read "
+                                  "from the answer");
+        }
       } catch (const soci::soci_error& err) {
         if (backend::Classify(err) == backend::ErrorKind::kConnection) {
           c.MarkBroken();

@@ -1,5 +1,7 @@
 #include "records/pg_put_many.h"
 
+#include <cstdlib>
+
 #include "records/pg_array.h"
 #include "records/record_table.h"
 
@@ -50,19 +52,23 @@ PgPutManyStatement::PgPutManyStatement(soci::session& sql, std::string_view enti
       (conditional ? " UNION ALL SELECT id, version FROM create_new"
                      " UNION ALL SELECT id, version FROM cas"
                    : "") +
-      ") SELECT input.k, res.version FROM res JOIN input USING (id)"
+      // The versions in item order as one text ("1,2,1"): one row to
+      // fetch and parse instead of a row per item (callgrind: SOCI's
+      // per-row fetch was ~840 instructions an item).
+      ") SELECT string_agg(CAST(res.version AS text), ',' ORDER BY input.k)"
+      " FROM res JOIN input USING (id)"
       " WHERE (SELECT CASE WHEN count(*) = CAST(:n AS bigint) AND clock_timestamp() <"
       " statement_timestamp() + CAST(:ms AS double precision) * interval '1 millisecond'"
       " THEN true ELSE CAST('libshard batch declined, rows written ' || count(*) AS integer) = 0"
       " END FROM res)";
-  st_ = (sql.prepare << text, soci::into(position_), soci::into(version_),
+  st_ = (sql.prepare << text, soci::into(versions_text_, versions_null_),
          soci::use(cluster_id_, "c"), soci::use(buckets_, "bs"), soci::use(bucket_count_, "nb"),
          soci::use(ids_, "i"), soci::use(item_buckets_, "b"), soci::use(bodies_, "d"),
          soci::use(expects_, "e"), soci::use(now_, "now"), soci::use(item_count_, "n"),
          soci::use(deadline_ms_, "ms"));
 }
 
-void PgPutManyStatement::Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets,
+bool PgPutManyStatement::Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets,
                              int64_t now_us, int64_t deadline_ms,
                              std::vector<uint64_t>* versions) {
   using namespace pg_array;
@@ -96,14 +102,22 @@ void PgPutManyStatement::Run(const std::vector<Item>& items, const std::vector<u
   now_ = now_us;
   deadline_ms_ = deadline_ms;
   versions->assign(n, 0);
-  const bool any = st_.execute(true);
+  st_.execute(true);
   std::string().swap(bodies_);  // may be large (up to the statement budget)
-  if (!any) return;  // cannot happen: the check fails the statement first
-  do {
-    // Positions are 1-based (WITH ORDINALITY).
-    const size_t at = static_cast<size_t>(position_ - 1);
-    if (at < n) (*versions)[at] = static_cast<uint64_t>(version_);
-  } while (st_.fetch());
+  // The statement's own check makes this one version per item. Anything
+  // else (a bug) is reported, never guessed — and not as a soci_error: the
+  // statement has committed, and the caller must not run the batch again.
+  const char* p = versions_text_.c_str();
+  for (size_t i = 0; i < n; ++i) {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(p, &end, 10);
+    if (versions_null_ != soci::i_ok || end == p || v == 0 || (*end != ',' && i + 1 < n)) {
+      return false;
+    }
+    (*versions)[i] = v;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return true;
 }
 
 }  // namespace libshard::records

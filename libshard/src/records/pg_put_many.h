@@ -26,7 +26,7 @@
 //      it between the write and COMMIT. Otherwise the statement fails
 //      (a cast of a non-constant text to integer: plain SQL has no RAISE,
 //      and a constant would fail at plan time).
-// Returns the items' positions with their versions.
+// The answer is one row: the versions in item order, as text.
 #pragma once
 
 #include <soci/soci.h>
@@ -56,8 +56,9 @@ class PgPutManyStatement : public backend::Prepared {
                      bool conditional);
   // `items` sorted by id, each id once; `buckets` their distinct buckets.
   // Sets (*versions)[i] for every item i. Throws soci::soci_error, the
-  // whole batch undone, when any check fails.
-  void Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,
+  // whole batch undone, when any check fails (or the link broke: then the
+  // outcome is unknown). False: committed, but the answer did not parse.
+  bool Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,
            int64_t deadline_ms, std::vector<uint64_t>* versions);
   static std::string Key(std::string_view entity, bool conditional) {
     return (conditional ? "rec.pgputmanyif:" : "rec.pgputmany:") + std::string(entity);
@@ -67,7 +68,8 @@ class PgPutManyStatement : public backend::Prepared {
   bool conditional_;
   std::string cluster_id_, buckets_, ids_, item_buckets_, bodies_, expects_;
   long long bucket_count_ = 0, item_count_ = 0, now_ = 0, deadline_ms_ = 0;
-  long long position_ = 0, version_ = 0;
+  std::string versions_text_;
+  soci::indicator versions_null_ = soci::i_ok;
   soci::statement st_;
 };
 
