@@ -224,10 +224,16 @@ class ShardWriter {
                                                                  conditional);
           });
       try {
-        if (!st.Run(items, buckets, store_.NowMicros(), lease_left_ms, &versions)) {
-          return Status::Internal("write on database '" + pool_.name() +
-                                  "': the batch was written, but its versions could not be read "
-                                  "from the answer");
+        switch (st.Run(items, buckets, store_.NowMicros(), lease_left_ms, &versions)) {
+          case records::PgPutManyStatement::Outcome::kWritten:
+            break;
+          case records::PgPutManyStatement::Outcome::kDeclined:
+            declined = true;
+            break;
+          case records::PgPutManyStatement::Outcome::kMalformed:
+            return Status::Internal("write on database '" + pool_.name() +
+                                    "': the batch was written, but its versions could not be "
+                                    "read from the answer");
         }
       } catch (const soci::soci_error& err) {
         if (backend::Classify(err) == backend::ErrorKind::kConnection) {

@@ -170,6 +170,43 @@ TEST_CASE("one statement: a PostgreSQL shard batch of an unindexed entity is one
   CHECK(report->dangling == 0);
 }
 
+TEST_CASE("one statement: what is known before writing (a stale if_version, an id that must "
+          "not exist) declines without a failed statement") {
+  Fixture f(Spec({"items"}));
+  const std::string shard = f.PgShard();
+  if (shard.empty()) {
+    MESSAGE("no PostgreSQL shard on this backend");
+    return;
+  }
+  const std::string e = f.cluster.Entity("items");
+  std::vector<Id> ids = f.IdsOn(shard, "decl-", 4);
+  REQUIRE_OK(f.store->PutMany(e, Items(ids, 1)));
+  const int failed = f.env->Failures(shard, SqlOp::kExecute);
+  {
+    Sent sent(*f.env, shard);
+    std::vector<PutItem> stale = Items(ids, 2);
+    stale[1].options = IfVersion(7);
+    CHECK_CODE(f.store->PutMany(e, stale), Code::kVersionConflict);
+    std::vector<PutItem> exists = Items(ids, 2);
+    exists[2].options = IfVersion(0);
+    CHECK_CODE(f.store->PutMany(e, exists), Code::kVersionConflict);
+    CHECK(sent.one_statements == 2);  // then the general path said why
+    CHECK(sent.begins == 2);
+  }
+  // SOCI leaks a failed execution's parameter buffers: an ordinary
+  // conflict must not be one.
+  CHECK(f.env->Failures(shard, SqlOp::kExecute) == failed);
+  for (const Id& id : ids) CHECK(f.store->Get(e, id).value().version == 1);
+  // And the same batch with the right versions goes through in one.
+  std::vector<PutItem> right = Items(ids, 3);
+  right[1].options = IfVersion(1);
+  right[2].options = IfVersion(1);
+  Sent sent(*f.env, shard);
+  REQUIRE_OK(f.store->PutMany(e, right));
+  CHECK(sent.one_statements == 1);
+  CHECK(sent.begins == 0);
+}
+
 TEST_CASE("one statement: a link lost around the statement is outcome unknown, and the batch "
           "was applied once or not at all") {
   Fixture f(Spec({"items"}));

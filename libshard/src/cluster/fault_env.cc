@@ -93,6 +93,8 @@ class FaultHooks : public backend::SessionHooks {
     }
   }
 
+  void Failed(SqlOp op, std::string_view) override { env_.RecordFailure(db_.name, op); }
+
   void After(SqlOp op, std::string_view) override {
     if (!break_after_) return;
     break_after_ = false;
@@ -171,6 +173,17 @@ int FaultEnv::Count(const std::string& database, SqlOp op) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = counts_.find({database, static_cast<int>(op)});
   return it == counts_.end() ? 0 : it->second;
+}
+
+int FaultEnv::Failures(const std::string& database, SqlOp op) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = failures_.find({database, static_cast<int>(op)});
+  return it == failures_.end() ? 0 : it->second;
+}
+
+void FaultEnv::RecordFailure(const std::string& database, SqlOp op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++failures_[{database, static_cast<int>(op)}];
 }
 
 FaultEnv::Decision FaultEnv::Match(const std::string& database, SqlOp op, std::string_view sql) {

@@ -85,6 +85,9 @@ class FaultEnv : public Env {
 
   // Operations seen so far on `database` of kind `op`.
   int Count(const std::string& database, backend::SqlOp op) const;
+  // Of those, how many failed (the database's error, a fault, a timeout).
+  int Failures(const std::string& database, backend::SqlOp op) const;
+  void RecordFailure(const std::string& database, backend::SqlOp op);
 
   // Decides what happens to one operation; used by the session hooks.
   struct Decision {
@@ -108,6 +111,7 @@ class FaultEnv : public Env {
   CacheFillHook before_cache_fill_;
   CacheFault cache_fault_;
   std::map<std::pair<std::string, int>, int> counts_;  // (database, op) -> seen
+  std::map<std::pair<std::string, int>, int> failures_;  // (database, op) -> failed
 };
 
 }  // namespace libshard::cluster

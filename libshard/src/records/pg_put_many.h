@@ -2,25 +2,28 @@
 // transaction: one round trip where the general path (store_write.cc,
 // ShardWriter::ApplyMany) makes five (BEGIN, fence, lock read, write,
 // COMMIT). The statement is all or nothing: it writes every item, with
-// the versions the general path would give, or it fails and PostgreSQL
-// rolls all of it back — the caller then runs the general path, which
-// finds out exactly what is wrong (a version conflict, a moved bucket) or
-// succeeds against whatever changed meanwhile.
+// the versions the general path would give, or it declines (nothing
+// written) or fails (PostgreSQL rolls all of it back) — the caller then
+// runs the general path, which finds out exactly what is wrong (a version
+// conflict, a moved bucket) or succeeds against whatever changed meanwhile.
 //
 // What the statement does, in order (data-modifying CTEs, one snapshot):
-//   1. the fence: the batch's ownership rows (records/bucket_owner.h) read
-//      FOR SHARE NOWAIT, held until the statement commits; the items pass
-//      only if every bucket is owned (a missing row or a move's lock fails
-//      the batch);
+//   1. the checks before writing: the fence — the batch's ownership rows
+//      (records/bucket_owner.h) read FOR SHARE NOWAIT, held until the
+//      statement commits — and, for if_version items, the rows at their
+//      expected versions (locked FOR UPDATE) and no row for if_version 0;
+//      the items pass only if all hold, else nothing is written and the
+//      answer says "declined" (a move's lock fails the statement);
 //   2. the items, in id order (every writer locks rows in id order):
 //        - no if_version: INSERT … ON CONFLICT (id) DO UPDATE, version 1 or
 //          the row's locked version + 1, `updated` never decreasing;
 //        - if_version 0 (must not exist): INSERT … ON CONFLICT DO NOTHING;
 //        - if_version v > 0: UPDATE … WHERE version = v (re-checked on the
 //          newest row version under READ COMMITTED);
-//   3. the check, after every row is written (an aggregate over all the
-//      rows returned): as many rows as items, and the server's clock still
-//      inside `deadline_ms` of the statement's start — the index-state
+//   3. the check after writing (an aggregate over all the rows
+//      returned): as many rows as items (or none: declined), and the
+//      server's clock still inside `deadline_ms` of the statement's
+//      start — the index-state
 //      lease (indexer/index_registry.h): a write may commit only within
 //      the lease of the view it used, and no round trip is left to check
 //      it between the write and COMMIT. Otherwise the statement fails
@@ -55,10 +58,14 @@ class PgPutManyStatement : public backend::Prepared {
   PgPutManyStatement(soci::session& sql, std::string_view entity, const std::string& cluster_id,
                      bool conditional);
   // `items` sorted by id, each id once; `buckets` their distinct buckets.
-  // Sets (*versions)[i] for every item i. Throws soci::soci_error, the
-  // whole batch undone, when any check fails (or the link broke: then the
-  // outcome is unknown). False: committed, but the answer did not parse.
-  bool Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,
+  enum class Outcome {
+    kWritten,   // every item; (*versions)[i] set for every item i
+    kDeclined,  // a check before writing failed: nothing was written
+    kMalformed  // committed, but the answer did not parse (a bug)
+  };
+  // Throws soci::soci_error, the whole batch undone, when a check fails
+  // while writing (or the link broke: then the outcome is unknown).
+  Outcome Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,
            int64_t deadline_ms, std::vector<uint64_t>* versions);
   static std::string Key(std::string_view entity, bool conditional) {
     return (conditional ? "rec.pgputmanyif:" : "rec.pgputmany:") + std::string(entity);
