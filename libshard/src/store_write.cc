@@ -75,7 +75,10 @@ class ShardWriter {
     const bool power_safe = RaisesDurability(writes);
     if (!power_safe) {
       if (std::optional<Status> one = TryOneStatement(writes, view)) {
-        if (one->ok() || one->code() == Code::kOutcomeUnknown) InvalidateCache(writes);
+        // Whatever the status: the statement may have committed (a lost
+        // link, an unreadable answer), and dropping an id that was not
+        // written costs one miss.
+        InvalidateCache(writes);
         return *one;
       }
     }
