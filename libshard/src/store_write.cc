@@ -208,7 +208,8 @@ class ShardWriter {
     bool declined = false;
     std::vector<uint64_t> versions;
     const std::string e(entity_);
-    Status s = store_.WithConnection(pool_, "write", Store::Impl::Retry::kWrite, [&](Connection& c) {
+    constexpr auto kRetry = Store::Impl::Retry::kWrite;  // (the lambda catches its SOCI errors)
+    Status s = store_.WithConnection(pool_, "write", kRetry, [&](Connection& c) {
       if (bytes > StatementBudget(c)) {
         declined = true;
         return Status::OK();

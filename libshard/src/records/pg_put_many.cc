@@ -95,9 +95,10 @@ PgPutManyStatement::PgPutManyStatement(soci::session& sql, std::string_view enti
          soci::use(deadline_ms_, "ms"));
 }
 
-PgPutManyStatement::Outcome PgPutManyStatement::Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets,
-                             int64_t now_us, int64_t deadline_ms,
-                             std::vector<uint64_t>* versions) {
+PgPutManyStatement::Outcome PgPutManyStatement::Run(const std::vector<Item>& items,
+                                                    const std::vector<uint32_t>& buckets,
+                                                    int64_t now_us, int64_t deadline_ms,
+                                                    std::vector<uint64_t>* versions) {
   using namespace pg_array;
   size_t id_bytes = 0, body_bytes = 0;
   for (const Item& it : items) {

@@ -36,8 +36,9 @@ std::string OwnedJoinRecordsFirst(const backend::Dialect& d) {
   return d.backend() == Backend::kSqlite ? " CROSS" + OwnedJoin() : OwnedJoin();
 }
 
-// PostgreSQL: the bucket's state as a scalar subquery per record row — never flattened into a join, so the plan is the records by
-// primary key, then one ownership row each, whatever the statistics say.
+// PostgreSQL: the bucket's state as a scalar subquery per record row —
+// never flattened into a join, so the plan is the records by primary key,
+// then one ownership row each, whatever the statistics say.
 // With the join, PostgreSQL before its first ANALYZE of ls_owner (the
 // first minute after Init, when autovacuum has not run) estimated one
 // ownership row per cluster, put ls_owner outside the records and ran a
