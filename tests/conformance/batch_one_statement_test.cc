@@ -17,6 +17,7 @@
 #include "cluster/fault_env.h"
 #include "conformance/conformance.h"
 #include "indexer/index_catalog.h"
+#include "libshard/id.h"
 #include "records/record_table.h"
 #include "store_impl.h"
 
@@ -48,12 +49,14 @@ struct Fixture {
     REQUIRE_MESSAGE(s.ok(), "Open: " << s.status().ToString());
     store = std::move(s).value();
   }
-  // The first PostgreSQL shard, or "" when the cluster has none.
+  // The first PostgreSQL shard, or "" (said in the test's output) when the
+  // cluster has none: the caller's test has nothing to check then.
   std::string PgShard() const {
     for (size_t i = 0; i < store->config().shards.size(); ++i) {
       const DatabaseConfig* db = store->config().FindDatabase(store->config().shards[i]);
       if (db != nullptr && db->backend == Backend::kPostgres) return db->name;
     }
+    MESSAGE("no PostgreSQL shard on this backend: nothing to check");
     return "";
   }
   // `n` ids that route to `shard`.
@@ -138,10 +141,7 @@ TEST_CASE("one statement: a PostgreSQL shard batch of an unindexed entity is one
   spec.entities[1].indexes.push_back(Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}));
   Fixture f(spec);
   const std::string shard = f.PgShard();
-  if (shard.empty()) {
-    MESSAGE("no PostgreSQL shard on this backend: nothing to count");
-    return;
-  }
+  if (shard.empty()) return;
   const std::string items = f.cluster.Entity("items"), posts = f.cluster.Entity("posts");
   std::vector<Id> ids = f.IdsOn(shard, "one-", 50);
   REQUIRE_OK(f.store->PutMany(items, Items(ids, 0)));  // warm: prepared, connected
@@ -174,10 +174,7 @@ TEST_CASE("one statement: what is known before writing (a stale if_version, an i
           "not exist) declines without a failed statement") {
   Fixture f(Spec({"items"}));
   const std::string shard = f.PgShard();
-  if (shard.empty()) {
-    MESSAGE("no PostgreSQL shard on this backend");
-    return;
-  }
+  if (shard.empty()) return;
   const std::string e = f.cluster.Entity("items");
   std::vector<Id> ids = f.IdsOn(shard, "decl-", 4);
   REQUIRE_OK(f.store->PutMany(e, Items(ids, 1)));
@@ -211,10 +208,7 @@ TEST_CASE("one statement: a link lost around the statement is outcome unknown, a
           "was applied once or not at all") {
   Fixture f(Spec({"items"}));
   const std::string shard = f.PgShard();
-  if (shard.empty()) {
-    MESSAGE("no PostgreSQL shard on this backend");
-    return;
-  }
+  if (shard.empty()) return;
   const std::string e = f.cluster.Entity("items");
   std::vector<Id> ids = f.IdsOn(shard, "lost-", 3);
   REQUIRE_OK(f.store->PutMany(e, Items(ids, 1)));
@@ -226,12 +220,12 @@ TEST_CASE("one statement: a link lost around the statement is outcome unknown, a
     fault.action = action;
     fault.sql_contains = kOneStatement;
     const int id = f.env->Inject(fault);
-    Result<uint64_t> before = f.store->Get(e, ids[0]).value().version;
+    const uint64_t before = f.store->Get(e, ids[0]).value().version;
     Result<std::vector<uint64_t>> v = f.store->PutMany(e, Items(ids, 2));
     CHECK(f.env->Hits(id) == 1);
     CHECK_CODE(v, Code::kOutcomeUnknown);
     CHECK(v.status().message().find("may or may not") != std::string::npos);
-    const uint64_t want = *before + (action == Fault::Action::kBreakAfter ? 1 : 0);
+    const uint64_t want = before + (action == Fault::Action::kBreakAfter ? 1 : 0);
     for (const Id& i : ids) CHECK(f.store->Get(e, i).value().version == want);
   }
   // The shard serves the next batch.
@@ -244,10 +238,7 @@ TEST_CASE("one statement: a batch that outlasts its view of the index states is 
   spec.entities[0].indexes.push_back(Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}));
   Fixture f(spec);
   const std::string shard = f.PgShard();
-  if (shard.empty()) {
-    MESSAGE("no PostgreSQL shard on this backend");
-    return;
-  }
+  if (shard.empty()) return;
   const std::string posts = f.cluster.Entity("posts");
   // The index starts unmaintained (dropping): the batch may take one
   // statement. Another process re-adds it while the statement waits.
@@ -267,12 +258,7 @@ TEST_CASE("one statement: a batch that outlasts its view of the index states is 
   REQUIRE_OK(blocker);
   soci::session& sql = (*blocker)->sql();
   sql.begin();
-  std::string hex;
-  for (unsigned char ch : ids[0]) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    hex += kDigits[ch >> 4];
-    hex += kDigits[ch & 15];
-  }
+  const std::string hex = libshard::ids::ToHex(ids[0]);
   sql << "INSERT INTO " + libshard::records::TableName(posts) +
              " (id, bucket, version, updated, body) VALUES (decode(:h, 'hex'), 0, 1, 0, '')",
       soci::use(hex);

@@ -36,7 +36,7 @@ void RecordCache::CountShared(Outcome o) {
 
 void RecordCache::RaiseFloor(std::string_view id, uint64_t version, SteadyTime now) {
   std::lock_guard<std::mutex> lock(floor_mu_);
-  auto it = floors_.find(std::string(id));
+  auto it = floors_.find(id);
   if (it != floors_.end()) {
     it->second.version = std::max(it->second.version, version);
     it->second.expires = now + ttl_;
@@ -57,7 +57,7 @@ bool RecordCache::BelowFloor(std::string_view id, uint64_t version, SteadyTime n
   std::lock_guard<std::mutex> lock(floor_mu_);
   if (now < distrust_until_) return true;
   if (floors_.empty()) return false;
-  auto it = floors_.find(std::string(id));
+  auto it = floors_.find(id);
   if (it == floors_.end()) return false;
   if (it->second.expires <= now) {
     floors_.erase(it);

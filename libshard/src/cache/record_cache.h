@@ -104,7 +104,13 @@ class RecordCache {
   };
   static constexpr size_t kMaxFloors = 10000;
   std::mutex floor_mu_;
-  std::unordered_map<std::string, Floor> floors_;
+  // Looked up by string_view (a shared hit checks its id on every read):
+  // no key string is built for a lookup.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_map<std::string, Floor, IdHash, std::equal_to<>> floors_;
   SteadyTime distrust_until_{};
 };
 
