@@ -236,11 +236,12 @@ class MultiGetStatement : public backend::Prepared {
 
  private:
   const backend::Dialect& dialect_;
-  std::vector<std::string> ids_;
+  std::vector<std::string> ids_;  // SOCI path: the bound ids (native: the size only)
   std::string id_out_, body_, cluster_id_;
   long long version_ = 0, updated_ = 0;
   int state_ = 0;
   soci::statement st_;
+  std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
 
 // Keyset scan: the next `limit` rows with id > after, in id order, of the
@@ -265,6 +266,8 @@ class ScanStatement : public backend::Prepared {
   std::string after_, id_out_, body_, cluster_id_;
   long long version_ = 0, updated_ = 0;
   soci::statement st_;
+  std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
+  bool lock_ = false;
 };
 
 // Number of rows of the entity in the buckets this shard owns.
