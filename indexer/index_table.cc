@@ -1,5 +1,7 @@
 #include "indexer/index_table.h"
 
+#include "backend/sqlite_statement.h"
+
 namespace libshard::indexer {
 
 std::string ColumnName(const IndexColumnConfig& c) { return "c_" + c.name; }
@@ -117,6 +119,22 @@ IndexRow RowSlots::Get() const {
           row.push_back(Document::FromBytes(std::move(raw)));
         }
       }
+    }
+  }
+  return row;
+}
+
+IndexRow RowSlots::Get(const backend::SqliteStatement& st) const {
+  IndexRow row;
+  row.reserve(slots_.size());
+  for (size_t k = 0; k < slots_.size(); ++k) {
+    const int col = static_cast<int>(k);
+    switch (slots_[k].type) {
+      case ColumnType::kInt: row.emplace_back(st.Int(col)); break;
+      case ColumnType::kFloat: row.emplace_back(st.Double(col)); break;
+      case ColumnType::kBool: row.emplace_back(st.Int(col) != 0); break;
+      case ColumnType::kString: row.emplace_back(std::string(st.Bytes(col))); break;
+      case ColumnType::kBytes: row.push_back(Document::FromBytes(std::string(st.Bytes(col)))); break;
     }
   }
   return row;

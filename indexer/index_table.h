@@ -23,6 +23,10 @@
 #include "backend/dialect.h"
 #include "indexer/index_def.h"
 
+namespace libshard::backend {
+class SqliteStatement;
+}  // namespace libshard::backend
+
 namespace libshard::indexer {
 
 std::string ColumnName(const IndexColumnConfig& c);  // "c_<name>"
@@ -46,6 +50,9 @@ class RowSlots {
   void BindInto(soci::details::prepare_temp_type& prep);  // as into()
   void Set(const IndexRow& row);
   IndexRow Get() const;
+  // The same row from columns 0..size()-1 of a native SQLite statement's
+  // current row (backend/sqlite_statement.h), without the slots.
+  IndexRow Get(const backend::SqliteStatement& st) const;
   size_t size() const { return slots_.size(); }
   // "c_a = CAST(:v0 AS BLOB) AND c_b = :v1"
   std::string EqualsAll() const;

@@ -66,6 +66,11 @@ void SqliteStatement::BindInt(int i, int64_t v) {
   if (rc != SQLITE_OK) Throw(rc, "bind");
 }
 
+void SqliteStatement::BindDouble(int i, double v) {
+  const int rc = sqlite3_bind_double(st_, i, v);
+  if (rc != SQLITE_OK) Throw(rc, "bind");
+}
+
 bool SqliteStatement::Execute() { return Step(op_); }
 
 bool SqliteStatement::Fetch() { return Step(SqlOp::kFetch); }
@@ -99,6 +104,8 @@ bool SqliteStatement::IsNull(int col) const {
 }
 
 int64_t SqliteStatement::Int(int col) const { return sqlite3_column_int64(st_, col); }
+
+double SqliteStatement::Double(int col) const { return sqlite3_column_double(st_, col); }
 
 std::string_view SqliteStatement::Bytes(int col) const {
   // BLOB or TEXT alike: column_blob never converts, so the bytes are exact.

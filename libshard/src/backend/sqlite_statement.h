@@ -56,6 +56,7 @@ class SqliteStatement {
   void BindBytes(int i, std::string_view bytes);
   void BindText(int i, std::string_view text);
   void BindInt(int i, int64_t v);
+  void BindDouble(int i, double v);
 
   // Runs the statement to its first row: true when there is one. Throws
   // soci::sqlite3_soci_error (the statement is reset first).
@@ -68,6 +69,7 @@ class SqliteStatement {
   // Columns of the current row (0-based).
   bool IsNull(int col) const;
   int64_t Int(int col) const;
+  double Double(int col) const;
   // Valid until the next Fetch or Reset.
   std::string_view Bytes(int col) const;
   long long Changes() const;
