@@ -71,6 +71,11 @@ void SqliteStatement::BindDouble(int i, double v) {
   if (rc != SQLITE_OK) Throw(rc, "bind");
 }
 
+void SqliteStatement::BindNull(int i) {
+  const int rc = sqlite3_bind_null(st_, i);
+  if (rc != SQLITE_OK) Throw(rc, "bind");
+}
+
 bool SqliteStatement::Execute() { return Step(op_); }
 
 bool SqliteStatement::Fetch() { return Step(SqlOp::kFetch); }

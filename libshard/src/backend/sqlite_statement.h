@@ -57,6 +57,7 @@ class SqliteStatement {
   void BindText(int i, std::string_view text);
   void BindInt(int i, int64_t v);
   void BindDouble(int i, double v);
+  void BindNull(int i);
 
   // Runs the statement to its first row: true when there is one. Throws
   // soci::sqlite3_soci_error (the statement is reset first).

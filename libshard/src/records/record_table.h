@@ -212,12 +212,14 @@ class DeleteManyStatement : public backend::Prepared {
   soci::statement st_;
 };
 
-// Several ids in one query: WHERE id IN (…), each row with its bucket's
-// ownership state (fenced like GetStatement). Statements are prepared for a
-// few fixed sizes and padded by repeating the last id, so any request size
+// Several ids in one query: WHERE id IN (…) (SQLite: a VALUES list joined
+// to the records), each row with its bucket's ownership state (fenced like
+// GetStatement). Statements are prepared for a few fixed sizes and padded
+// (by repeating the last id; SQLite: with NULLs), so any request size
 // reuses a handful of prepared statements. Exact up to 8 — a query's
 // re-check fetches a few hits per shard, and each padded id costs a bind
-// and an IN-list entry — then at most a third padding.
+// and a list entry — then at most a third padding. A repeated id may
+// come back twice (SQLite).
 class MultiGetStatement : public backend::Prepared {
  public:
   static constexpr size_t kSizes[] = {1,  2,  3,  4,  5,  6,  7,   8,   12,
