@@ -122,7 +122,7 @@ Status Store::Scan(std::string_view entity, const Predicate& where, const Visito
       if (n < static_cast<size_t>(chunk)) break;
     }
     return Status::OK();
-  });
+  }, cluster::Cluster::Fanout::kCpu);  // decoding and filtering: CPU
 }
 
 Result<std::vector<Record>> Store::ScanAll(std::string_view entity, const Predicate& where) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "backend/errors.h"
 #include "cache/cache_set.h"
@@ -188,8 +189,9 @@ Status Cluster::WithConnectionUncounted(ConnectionPool& pool, std::string_view w
 }
 
 Status Cluster::ForEachShard(const std::vector<size_t>& shard_ids,
-                             const std::function<Status(size_t)>& fn, bool small) {
-  std::vector<Status> results(shard_ids.size());
+                             const std::function<Status(size_t)>& fn, Fanout fanout) {
+  const size_t n = shard_ids.size();
+  std::vector<Status> results(n);
   auto run = [&](size_t i) {
     try {
       results[i] = fn(shard_ids[i]);
@@ -197,13 +199,22 @@ Status Cluster::ForEachShard(const std::vector<size_t>& shard_ids,
       results[i] = Status::Internal(e.what());
     }
   };
-  if (shard_ids.size() == 1 || (small && all_shards_in_process)) {
+  const bool in_process = all_shards_in_process;
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (n == 1 || (fanout == Fanout::kSmall && in_process)) {
     // No hand-off to a worker (and back) for a little work.
-    for (size_t i = 0; i < shard_ids.size(); ++i) run(i);
+    for (size_t i = 0; i < n; ++i) run(i);
+  } else if (fanout == Fanout::kCpu && in_process && n > cores) {
+    // `cores` lanes (the caller is one), each taking the next shard.
+    std::atomic<size_t> next{0};
+    auto lane = [&] {
+      for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) run(i);
+    };
+    workers.RunAll(std::vector<std::function<void()>>(cores, lane));
   } else {
     std::vector<std::function<void()>> tasks;
-    tasks.reserve(shard_ids.size());
-    for (size_t i = 0; i < shard_ids.size(); ++i) tasks.push_back([&run, i] { run(i); });
+    tasks.reserve(n);
+    for (size_t i = 0; i < n; ++i) tasks.push_back([&run, i] { run(i); });
     workers.RunAll(std::move(tasks));
   }
   Status first;

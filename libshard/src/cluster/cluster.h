@@ -120,12 +120,22 @@ class Cluster {
   // Runs one task per shard in `shard_ids` on the worker pool; returns the
   // first error (kUnavailable preferred, so a down shard is reported as
   // such) or OK.
-  // `small`: the caller has little work per shard (a few ids); when every
-  // shard is SQLite (in-process, microseconds a call) the shards are then
-  // done one after another on the calling thread, which is cheaper than
-  // handing them to workers and waiting (shard-bench query_eq).
+  // How much a task does, which decides how it is spread when every shard
+  // is SQLite (in-process; with a server shard, one task per shard always,
+  // so their round trips overlap):
+  // - kPerShard: one task per shard (writes: a power-safe commit waits on
+  //   its fsync, and those waits overlap);
+  // - kCpu: reads, all CPU: at most as many lanes as the machine has
+  //   cores, each taking the next shard, so no more workers are woken
+  //   than can run at once (shard-bench get_many_in: a wake-up costs more
+  //   CPU than a few records);
+  // - kSmall: little work per shard (a few ids): one after another on the
+  //   calling thread, cheaper than handing them to workers and waiting
+  //   (shard-bench query_eq).
+  enum class Fanout { kPerShard, kCpu, kSmall };
   Status ForEachShard(const std::vector<size_t>& shard_ids,
-                      const std::function<Status(size_t shard)>& fn, bool small = false);
+                      const std::function<Status(size_t shard)>& fn,
+                      Fanout fanout = Fanout::kPerShard);
 
   // Wall-clock microseconds from the Env (record `updated`).
   int64_t NowMicros() const { return env->WallMicros(); }

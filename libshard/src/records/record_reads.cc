@@ -142,7 +142,7 @@ Status ReadRound(cluster::Cluster& cluster, std::string_view entity,
       (*found)[shard].push_back(std::move(rec).value());
     }
     return Status::OK();
-  }, /*small=*/ids.size() <= 32);
+  }, ids.size() <= 32 ? cluster::Cluster::Fanout::kSmall : cluster::Cluster::Fanout::kCpu);
   for (auto& v : refused_by_shard) {
     for (Refusal& r : v) refused->push_back(std::move(r));
   }

@@ -63,7 +63,14 @@ void ThreadPool::RunAll(std::vector<std::function<void()>> tasks) {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 1; i < n; ++i) queue_.push_back([batch, i] { batch->RunOne(i); });
   }
-  work_.notify_all();
+  // Wake as many workers as there are queued tasks, not every idle one: a
+  // worker woken for nothing still costs a futex wake and two context
+  // switches.
+  if (n - 1 >= workers_.size()) {
+    work_.notify_all();
+  } else {
+    for (size_t i = 1; i < n; ++i) work_.notify_one();
+  }
   for (size_t i = 0; i < n; ++i) batch->RunOne(i);
   std::unique_lock<std::mutex> lock(batch->mu);
   batch->done.wait(lock, [&] { return batch->remaining.load() == 0; });
