@@ -43,16 +43,19 @@ size_t FillOwnerRows(soci::session& sql, const backend::Dialect& d,
 
 OwnerStatement::OwnerStatement(soci::session& sql, const backend::Dialect& d, Lock lock,
                                const std::string& cluster_id)
-    : cluster_id_(cluster_id), st_(sql) {
+    : cluster_id_(cluster_id), state_(d), st_(sql) {
   if (d.backend() == Backend::kSqlite) {  // no row locks: BEGIN IMMEDIATE holds the database
     native_ = std::make_unique<backend::SqliteStatement>(
         sql, "SELECT state, peer FROM ls_owner WHERE cluster_id = ?1 AND bucket = ?2");
     return;
   }
   const std::string suffix = LockSuffix(d, lock);
-  st_ = (sql.prepare << "SELECT state, peer FROM ls_owner WHERE cluster_id = :c "
-                         "AND bucket = :b" + suffix,
-         soci::into(state_), soci::into(peer_), soci::use(cluster_id_), soci::use(bucket_));
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT state, peer FROM ls_owner WHERE cluster_id = :c AND bucket = :b" +
+                          suffix);
+  state_.BindInto(prep);
+  prep, soci::into(peer_), soci::use(cluster_id_), soci::use(bucket_);
+  st_ = prep;
 }
 
 cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
@@ -67,7 +70,7 @@ cluster::BucketOwner OwnerStatement::Run(uint32_t bucket) {
   bool found = st_.execute(true);
   backend::Drain(st_);
   if (!found) return {};
-  return cluster::BucketOwner{state_, peer_};
+  return cluster::BucketOwner{static_cast<int>(state_.value()), peer_};
 }
 
 namespace {
@@ -86,7 +89,7 @@ std::string LockSuffix(const backend::Dialect& d, OwnerStatement::Lock lock) {
 MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dialect& d,
                                          OwnerStatement::Lock lock,
                                          const std::string& cluster_id, size_t size)
-    : cluster_id_(cluster_id), array_(size == 0), buckets_(size), st_(sql) {
+    : cluster_id_(cluster_id), array_(size == 0), buckets_(size), bucket_(d), state_(d), st_(sql) {
   // Rows come (and are locked) in primary-key order, the same for every
   // writer.
   const std::string select =
@@ -94,8 +97,12 @@ MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dial
   const std::string order = " ORDER BY bucket" + LockSuffix(d, lock);
   if (array_) {
     // PostgreSQL: the buckets bound as one array literal "{1,2,…}".
-    st_ = (sql.prepare << select + "= ANY(CAST(:bs AS integer[]))" + order, soci::into(bucket_),
-           soci::into(state_), soci::into(peer_), soci::use(cluster_id_), soci::use(array_text_));
+    soci::details::prepare_temp_type prep =
+        (sql.prepare << select + "= ANY(CAST(:bs AS integer[]))" + order);
+    bucket_.BindInto(prep);
+    state_.BindInto(prep);
+    prep, soci::into(peer_), soci::use(cluster_id_), soci::use(array_text_);
+    st_ = prep;
     return;
   }
   std::string in;
@@ -106,7 +113,9 @@ MultiOwnerStatement::MultiOwnerStatement(soci::session& sql, const backend::Dial
     in += name;
   }
   soci::details::prepare_temp_type prep = (sql.prepare << select + "IN (" + in + ")" + order);
-  prep, soci::into(bucket_), soci::into(state_), soci::into(peer_), soci::use(cluster_id_);
+  bucket_.BindInto(prep);
+  state_.BindInto(prep);
+  prep, soci::into(peer_), soci::use(cluster_id_);
   for (int& b : buckets_) prep, soci::use(b);
   st_ = prep;
 }
@@ -127,7 +136,8 @@ void MultiOwnerStatement::Run(const std::vector<uint32_t>& buckets,
   }
   if (!st_.execute(true)) return;
   do {
-    out->emplace_back(static_cast<uint32_t>(bucket_), cluster::BucketOwner{state_, peer_});
+    out->emplace_back(static_cast<uint32_t>(bucket_.value()),
+                      cluster::BucketOwner{static_cast<int>(state_.value()), peer_});
   } while (st_.fetch());
 }
 

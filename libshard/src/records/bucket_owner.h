@@ -20,6 +20,7 @@
 
 #include "backend/connection.h"
 #include "backend/dialect.h"
+#include "backend/int_column.h"
 #include "backend/sqlite_statement.h"
 #include "cluster/route_retry.h"
 
@@ -51,7 +52,7 @@ class OwnerStatement : public backend::Prepared {
  private:
   std::string cluster_id_;
   int bucket_ = 0;
-  int state_ = 0;
+  backend::IntColumn state_;
   std::string peer_;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
@@ -82,7 +83,7 @@ class MultiOwnerStatement : public backend::Prepared {
   bool array_;
   std::string array_text_;
   std::vector<int> buckets_;
-  int bucket_ = 0, state_ = 0;
+  backend::IntColumn bucket_, state_;
   std::string peer_;
   soci::statement st_;
 };

@@ -68,7 +68,7 @@ void CreateTable(soci::session& sql, const backend::Dialect& d, std::string_view
 
 GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
                            std::string_view entity, const std::string& cluster_id)
-    : dialect_(d), cluster_id_(cluster_id), st_(sql) {
+    : dialect_(d), cluster_id_(cluster_id), state_(d), version_(d), updated_(d), st_(sql) {
   // From the ownership row (by primary key) to the record (by primary key).
   if (d.backend() == Backend::kSqlite) {
     native_ = std::make_unique<backend::SqliteStatement>(
@@ -76,13 +76,17 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
                  TableName(entity) + " r ON r.id = ?1 WHERE o.cluster_id = ?2 AND o.bucket = ?3");
     return;
   }
-  st_ = (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
-                            d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
-                            TableName(entity) + " r ON r.id = " + d.BytesParam("id") +
-                            " WHERE o.cluster_id = :c AND o.bucket = :b",
-         soci::into(state_), soci::into(peer_), soci::into(version_, version_ind_),
-         soci::into(updated_, updated_ind_), soci::into(body_, body_ind_), soci::use(id_),
-         soci::use(cluster_id_), soci::use(bucket_));
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
+                          d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
+                          TableName(entity) + " r ON r.id = " + d.BytesParam("id") +
+                          " WHERE o.cluster_id = :c AND o.bucket = :b");
+  state_.BindInto(prep);
+  prep, soci::into(peer_);
+  version_.BindInto(prep);
+  updated_.BindInto(prep);
+  prep, soci::into(body_, body_ind_), soci::use(id_), soci::use(cluster_id_), soci::use(bucket_);
+  st_ = prep;
 }
 
 GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawRecord* out,
@@ -116,28 +120,33 @@ GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawR
     *owner = cluster::BucketOwner{};
     return Found::kNotOwned;
   }
-  if (state_ != cluster::BucketOwner::kOwned) {
-    *owner = cluster::BucketOwner{state_, peer_};
+  const int state = static_cast<int>(state_.value());
+  if (state != cluster::BucketOwner::kOwned) {
+    *owner = cluster::BucketOwner{state, peer_};
     return Found::kNotOwned;
   }
-  if (version_ind_ != soci::i_ok) return Found::kNo;
-  out->version = static_cast<uint64_t>(version_);
-  out->updated_us = updated_;
+  if (version_.null()) return Found::kNo;
+  out->version = static_cast<uint64_t>(version_.value());
+  out->updated_us = updated_.value();
   DecodeInto(dialect_, body_, &out->body);
   return Found::kYes;
 }
 
 LockVersionStatement::LockVersionStatement(soci::session& sql, const backend::Dialect& d,
                                            std::string_view entity)
-    : dialect_(d), st_(sql) {
+    : dialect_(d), version_(d), updated_(d), st_(sql) {
   if (d.backend() == Backend::kSqlite) {
     native_ = std::make_unique<backend::SqliteStatement>(
         sql, "SELECT version, updated FROM " + TableName(entity) + " WHERE id = ?1");
     return;
   }
-  st_ = (sql.prepare << "SELECT version, updated FROM " + TableName(entity) +
-                            " WHERE id = " + d.BytesParam("id") + d.ForUpdate(),
-         soci::into(version_), soci::into(updated_), soci::use(id_));
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT version, updated FROM " + TableName(entity) + " WHERE id = " +
+                          d.BytesParam("id") + d.ForUpdate());
+  version_.BindInto(prep);
+  updated_.BindInto(prep);
+  prep, soci::use(id_);
+  st_ = prep;
 }
 
 LockVersionStatement::Current LockVersionStatement::Run(std::string_view id) {
@@ -151,15 +160,19 @@ LockVersionStatement::Current LockVersionStatement::Run(std::string_view id) {
   bool found = st_.execute(true);
   backend::Drain(st_);
   if (!found) return Current{};
-  return Current{static_cast<uint64_t>(version_), updated_};
+  return Current{static_cast<uint64_t>(version_.value()), updated_.value()};
 }
 
 LockRowStatement::LockRowStatement(soci::session& sql, const backend::Dialect& d,
                                    std::string_view entity)
-    : dialect_(d), st_(sql) {
-  st_ = (sql.prepare << "SELECT version, updated, " + d.BytesColumn("body") + " FROM " +
-                            TableName(entity) + " WHERE id = " + d.BytesParam("id") + d.ForUpdate(),
-         soci::into(version_), soci::into(updated_), soci::into(body_), soci::use(id_));
+    : dialect_(d), version_(d), updated_(d), st_(sql) {
+  soci::details::prepare_temp_type prep =
+      (sql.prepare << "SELECT version, updated, " + d.BytesColumn("body") + " FROM " +
+                          TableName(entity) + " WHERE id = " + d.BytesParam("id") + d.ForUpdate());
+  version_.BindInto(prep);
+  updated_.BindInto(prep);
+  prep, soci::into(body_), soci::use(id_);
+  st_ = prep;
 }
 
 bool LockRowStatement::Run(std::string_view id, RawRecord* out) {
@@ -167,8 +180,8 @@ bool LockRowStatement::Run(std::string_view id, RawRecord* out) {
   bool found = st_.execute(true);
   backend::Drain(st_);
   if (!found) return false;
-  out->version = static_cast<uint64_t>(version_);
-  out->updated_us = updated_;
+  out->version = static_cast<uint64_t>(version_.value());
+  out->updated_us = updated_.value();
   DecodeInto(dialect_, body_, &out->body);
   return true;
 }
@@ -276,7 +289,7 @@ std::string Param(const std::string& prefix, size_t i) {
 
 LockManyStatement::LockManyStatement(soci::session& sql, const backend::Dialect& d,
                                      std::string_view entity, size_t size, bool with_body)
-    : dialect_(d), with_body_(with_body), ids_(size), st_(sql) {
+    : dialect_(d), with_body_(with_body), ids_(size), version_(d), updated_(d), st_(sql) {
   std::string in;
   for (size_t i = 0; i < size; ++i) {
     if (i) in += ", ";
@@ -287,7 +300,9 @@ LockManyStatement::LockManyStatement(soci::session& sql, const backend::Dialect&
                           (with_body ? ", " + d.BytesColumn("body") : std::string()) + " FROM " +
                           TableName(entity) + " WHERE id IN (" + in + ") ORDER BY id" +
                           d.ForUpdate());
-  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_);
+  prep, soci::into(id_out_);
+  version_.BindInto(prep);
+  updated_.BindInto(prep);
   if (with_body) prep, soci::into(body_);
   for (std::string& id : ids_) prep, soci::use(id);
   st_ = prep;
@@ -302,8 +317,8 @@ void LockManyStatement::Run(const std::vector<std::string_view>& ids,
   do {
     RawRecord rec;
     DecodeInto(dialect_, id_out_, &rec.id);
-    rec.version = static_cast<uint64_t>(version_);
-    rec.updated_us = updated_;
+    rec.version = static_cast<uint64_t>(version_.value());
+    rec.updated_us = updated_.value();
     if (with_body_) DecodeInto(dialect_, body_, &rec.body);
     out->push_back(std::move(rec));
   } while (st_.fetch());
@@ -385,7 +400,8 @@ long long DeleteManyStatement::Run(const std::string_view* ids, size_t n) {
 MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect& d,
                                      std::string_view entity, size_t size,
                                      const std::string& cluster_id)
-    : dialect_(d), ids_(size), cluster_id_(cluster_id), st_(sql) {
+    : dialect_(d), ids_(size), cluster_id_(cluster_id), version_(d), updated_(d), state_(d),
+      st_(sql) {
   if (d.backend() == Backend::kSqlite) {
     // Straight on the sqlite3 handle (backend/sqlite_statement.h): per
     // record SOCI's into/fetch layers cost about as much as SQLite's own
@@ -424,8 +440,12 @@ MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect&
                                  ", " + std::to_string(cluster::BucketOwner::kNotOwned) +
                                  ") FROM " + TableName(entity) + " r") +
                           " WHERE r.id IN (" + in + ")");
-  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_),
-      soci::into(state_), soci::use(cluster_id_);
+  prep, soci::into(id_out_);
+  version_.BindInto(prep);
+  updated_.BindInto(prep);
+  prep, soci::into(body_);
+  state_.BindInto(prep);
+  prep, soci::use(cluster_id_);
   for (std::string& id : ids_) prep, soci::use(id);
   st_ = prep;
 }
@@ -463,12 +483,12 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
   do {
     RawRecord rec;
     DecodeInto(dialect_, id_out_, &rec.id);
-    if (state_ != cluster::BucketOwner::kOwned) {
+    if (state_.value() != cluster::BucketOwner::kOwned) {
       not_owned->push_back(std::move(rec.id));
       continue;
     }
-    rec.version = static_cast<uint64_t>(version_);
-    rec.updated_us = updated_;
+    rec.version = static_cast<uint64_t>(version_.value());
+    rec.updated_us = updated_.value();
     DecodeInto(dialect_, body_, &rec.body);
     out->push_back(std::move(rec));
   } while (st_.fetch());
@@ -477,7 +497,7 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
 ScanStatement::ScanStatement(soci::session& sql, const backend::Dialect& d,
                              std::string_view entity, int limit, const std::string& cluster_id,
                              bool lock)
-    : dialect_(d), cluster_id_(cluster_id), st_(sql), lock_(lock) {
+    : dialect_(d), cluster_id_(cluster_id), version_(d), updated_(d), st_(sql), lock_(lock) {
   // The limit comes from Options (an int), never from user input.
   const std::string owned = std::to_string(cluster::BucketOwner::kOwned);
   if (d.backend() == Backend::kSqlite) {  // straight on the handle, as MultiGetStatement
@@ -499,7 +519,10 @@ ScanStatement::ScanStatement(soci::session& sql, const backend::Dialect& d,
       (sql.prepare << "SELECT " + SelectColumns(d) + " FROM " + TableName(entity) + from +
                           "r.id > " + d.BytesParam("after") + " ORDER BY r.id LIMIT " +
                           std::to_string(limit) + (lock ? d.ForUpdate() : ""));
-  prep, soci::into(id_out_), soci::into(version_), soci::into(updated_), soci::into(body_);
+  prep, soci::into(id_out_);
+  version_.BindInto(prep);
+  updated_.BindInto(prep);
+  prep, soci::into(body_);
   if (!lock) prep, soci::use(cluster_id_);  // the ownership check's placeholder comes first
   prep, soci::use(after_);
   st_ = prep;
@@ -528,8 +551,8 @@ size_t ScanStatement::Run(std::string_view after, std::vector<RawRecord>* out) {
   do {
     RawRecord rec;
     DecodeInto(dialect_, id_out_, &rec.id);
-    rec.version = static_cast<uint64_t>(version_);
-    rec.updated_us = updated_;
+    rec.version = static_cast<uint64_t>(version_.value());
+    rec.updated_us = updated_.value();
     DecodeInto(dialect_, body_, &rec.body);
     out->push_back(std::move(rec));
     ++n;

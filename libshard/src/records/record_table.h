@@ -23,6 +23,7 @@
 
 #include "backend/connection.h"
 #include "backend/dialect.h"
+#include "backend/int_column.h"
 #include "backend/sqlite_statement.h"
 #include "cluster/route_retry.h"
 #include "libshard/store.h"
@@ -50,11 +51,11 @@ class GetStatement : public backend::Prepared {
  private:
   const backend::Dialect& dialect_;
   std::string id_, cluster_id_;
-  int bucket_ = 0, state_ = 0;
+  int bucket_ = 0;
+  backend::IntColumn state_, version_, updated_;  // version and updated NULL: no record
   std::string peer_;
-  long long version_ = 0, updated_ = 0;
   std::string body_;
-  soci::indicator version_ind_ = soci::i_ok, updated_ind_ = soci::i_ok, body_ind_ = soci::i_ok;
+  soci::indicator body_ind_ = soci::i_ok;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
@@ -74,7 +75,7 @@ class LockVersionStatement : public backend::Prepared {
  private:
   const backend::Dialect& dialect_;
   std::string id_;
-  long long version_ = 0, updated_ = 0;
+  backend::IntColumn version_, updated_;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
@@ -91,7 +92,7 @@ class LockRowStatement : public backend::Prepared {
  private:
   const backend::Dialect& dialect_;
   std::string id_, body_;
-  long long version_ = 0, updated_ = 0;
+  backend::IntColumn version_, updated_;
   soci::statement st_;
 };
 
@@ -155,7 +156,7 @@ class LockManyStatement : public backend::Prepared {
   bool with_body_;
   std::vector<std::string> ids_;
   std::string id_out_, body_;
-  long long version_ = 0, updated_ = 0;
+  backend::IntColumn version_, updated_;
   soci::statement st_;
 };
 
@@ -240,8 +241,8 @@ class MultiGetStatement : public backend::Prepared {
   const backend::Dialect& dialect_;
   std::vector<std::string> ids_;  // SOCI path: the bound ids (native: the size only)
   std::string id_out_, body_, cluster_id_;
-  long long version_ = 0, updated_ = 0;
-  int state_ = 0;
+  backend::IntColumn version_, updated_;
+  backend::IntColumn state_;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
 };
@@ -266,7 +267,7 @@ class ScanStatement : public backend::Prepared {
  private:
   const backend::Dialect& dialect_;
   std::string after_, id_out_, body_, cluster_id_;
-  long long version_ = 0, updated_ = 0;
+  backend::IntColumn version_, updated_;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
   bool lock_ = false;
