@@ -134,7 +134,9 @@ IndexRow RowSlots::Get(const backend::SqliteStatement& st) const {
       case ColumnType::kFloat: row.emplace_back(st.Double(col)); break;
       case ColumnType::kBool: row.emplace_back(st.Int(col) != 0); break;
       case ColumnType::kString: row.emplace_back(std::string(st.Bytes(col))); break;
-      case ColumnType::kBytes: row.push_back(Document::FromBytes(std::string(st.Bytes(col)))); break;
+      case ColumnType::kBytes:
+        row.push_back(Document::FromBytes(std::string(st.Bytes(col))));
+        break;
     }
   }
   return row;
