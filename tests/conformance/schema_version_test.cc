@@ -9,6 +9,7 @@
 #include <soci/soci.h>
 
 #include <filesystem>
+#include <map>
 
 #include "catalog/catalog.h"
 #include "cluster/connection_pool.h"
@@ -259,6 +260,55 @@ TEST_CASE("schema: a deleted SQLite shard file is refused, not recreated empty")
     db.sql() << "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'ls_rec_%'",
         soci::into(tables);
     CHECK(tables == 0);
+  }
+}
+
+
+// ARCHITECTURE.md ("What a move costs"): on SQLite, ls_owner is created
+// WITHOUT ROWID; a shard whose ls_owner predates that keeps its rowid
+// table and gives the same answers.
+std::string OwnerDdl(const ClusterConfig& config, const std::string& shard) {
+  Db db(config, shard);
+  std::string ddl;
+  db.sql() << "SELECT sql FROM sqlite_master WHERE name = 'ls_owner'", soci::into(ddl);
+  return ddl;
+}
+
+TEST_CASE("schema: a SQLite shard whose ls_owner has a rowid (before WITHOUT ROWID) keeps it "
+          "and answers the same") {
+  AnnounceBackend();
+  TestCluster c = MakeCluster(TestBackend::kSqlite, Spec({"items"}));
+  const std::string items = c.Entity("items");
+  const std::string old_shard = c.config.shards[0];
+  {
+    Db db(c.config, old_shard);  // the DDL as libshard wrote it before
+    db.sql() << "CREATE TABLE ls_owner (cluster_id VARCHAR(64) NOT NULL, bucket INTEGER NOT "
+                "NULL, state INTEGER NOT NULL, peer VARCHAR(64) NOT NULL, PRIMARY KEY "
+                "(cluster_id, bucket))";
+  }
+  REQUIRE_OK(Store::Init(c.config, Options{}));
+  CHECK(OwnerDdl(c.config, old_shard).find("WITHOUT ROWID") == std::string::npos);
+  for (size_t i = 1; i < c.config.shards.size(); ++i) {
+    CHECK(OwnerDdl(c.config, c.config.shards[i]).find("WITHOUT ROWID") != std::string::npos);
+  }
+  Result<std::unique_ptr<Store>> store = Store::Open(c.config, Options{});
+  REQUIRE_OK(store);
+  std::vector<Id> ids;
+  for (int n = 0; n < 60; ++n) {
+    ids.push_back("r" + std::to_string(n));
+    REQUIRE_OK((*store)->Put(items, ids.back(), Doc(n)));
+  }
+  std::map<std::string, uint64_t> counts = CountsByShard(**store, items);
+  CHECK(counts[old_shard] > 0);  // some records live on the old-layout shard
+  CHECK(Sum(counts) == 60);
+  Result<std::vector<Record>> many = (*store)->GetMany(items, ids);
+  REQUIRE_OK(many);
+  REQUIRE(many->size() == 60);
+  for (int n = 0; n < 60; ++n) {
+    CHECK((*many)[n].doc == Doc(n));
+    Result<Record> one = (*store)->Get(items, ids[n]);
+    REQUIRE_OK(one);
+    CHECK(one->version == 1);
   }
 }
 

@@ -15,6 +15,14 @@ void DecodeInto(const backend::Dialect& d, const std::string& fetched, std::stri
   }
 }
 
+// A native statement's row "id, version, updated, body" (columns 0–3).
+void ReadRecordRow(const backend::SqliteStatement& st, RawRecord* rec) {
+  rec->id.assign(st.Bytes(0));
+  rec->version = static_cast<uint64_t>(st.Int(1));
+  rec->updated_us = st.Int(2);
+  rec->body.assign(st.Bytes(3));
+}
+
 std::string SelectColumns(const backend::Dialect& d) {
   return d.BytesColumn("r.id") + ", r.version, r.updated, " + d.BytesColumn("r.body");
 }
@@ -400,7 +408,7 @@ long long DeleteManyStatement::Run(const std::string_view* ids, size_t n) {
 MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect& d,
                                      std::string_view entity, size_t size,
                                      const std::string& cluster_id)
-    : dialect_(d), ids_(size), cluster_id_(cluster_id), version_(d), updated_(d), state_(d),
+    : dialect_(d), size_(size), cluster_id_(cluster_id), version_(d), updated_(d), state_(d),
       st_(sql) {
   if (d.backend() == Backend::kSqlite) {
     // Straight on the sqlite3 handle (backend/sqlite_statement.h): per
@@ -423,6 +431,7 @@ MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect&
                  " CROSS JOIN ls_owner o ON o.cluster_id = ?1 AND o.bucket = r.bucket");
     return;
   }
+  ids_.resize(size);
   std::string in;
   for (size_t i = 0; i < size; ++i) {
     if (i) in += ", ";
@@ -456,7 +465,7 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
     backend::SqliteStatement& st = *native_;
     backend::SqliteStatement::Reader reader(st);
     st.BindText(1, cluster_id_);
-    for (size_t i = 0; i < ids_.size(); ++i) {
+    for (size_t i = 0; i < size_; ++i) {
       if (i < ids.size()) {
         st.BindBytes(static_cast<int>(i) + 2, ids[i]);
       } else {
@@ -468,11 +477,7 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
         not_owned->emplace_back(st.Bytes(0));
         continue;
       }
-      RawRecord& rec = out->emplace_back();
-      rec.id.assign(st.Bytes(0));
-      rec.version = static_cast<uint64_t>(st.Int(1));
-      rec.updated_us = st.Int(2);
-      rec.body.assign(st.Bytes(3));
+      ReadRecordRow(st, &out->emplace_back());
     }
     return;
   }
@@ -536,11 +541,7 @@ size_t ScanStatement::Run(std::string_view after, std::vector<RawRecord>* out) {
     st.BindBytes(2, after);
     size_t n = 0;
     for (bool row = st.Execute(); row; row = st.Fetch()) {
-      RawRecord& rec = out->emplace_back();
-      rec.id.assign(st.Bytes(0));
-      rec.version = static_cast<uint64_t>(st.Int(1));
-      rec.updated_us = st.Int(2);
-      rec.body.assign(st.Bytes(3));
+      ReadRecordRow(st, &out->emplace_back());
       ++n;
     }
     return n;

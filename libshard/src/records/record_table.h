@@ -232,14 +232,15 @@ class MultiGetStatement : public backend::Prepared {
   // `not_owned`. ids.size() must be ≤ size().
   void Run(const std::vector<std::string_view>& ids, std::vector<RawRecord>* out,
            std::vector<std::string>* not_owned);
-  size_t size() const { return ids_.size(); }
+  size_t size() const { return size_; }
   static std::string Key(std::string_view entity, size_t size) {
     return "rec.mget" + std::to_string(size) + ":" + std::string(entity);
   }
 
  private:
   const backend::Dialect& dialect_;
-  std::vector<std::string> ids_;  // SOCI path: the bound ids (native: the size only)
+  size_t size_;
+  std::vector<std::string> ids_;  // the SOCI path's bound ids (native: binds the caller's)
   std::string id_out_, body_, cluster_id_;
   backend::IntColumn version_, updated_;
   backend::IntColumn state_;
