@@ -83,6 +83,7 @@ class ShardWriter {
       }
     }
     Status s = store_.WithConnection(pool_, "write", Store::Impl::Retry::kWrite, [&](Connection& c) {
+      AbandonEarlyInvalidation();  // a retry: the last attempt rolled back
       stale_.clear();
       refused_.reset();
       SyncFullForThisWrite sync_full(c, power_safe && IsSqlite());
@@ -98,6 +99,8 @@ class ShardWriter {
         if (view != nullptr && !view->Fresh()) {
           if (Status r = store_.indexes->Reconfirm(entity_, *view); !r.ok()) return r;
         }
+        // Nothing left that can refuse the write but the COMMIT itself.
+        if (!refused_) BeginEarlyInvalidation(writes);
         return Status::OK();
       });
     });
@@ -105,8 +108,13 @@ class ShardWriter {
     // record cache drops the ids before the write is acknowledged, so no
     // reader is served a version it replaced (cache/record_cache.h). A
     // write that rolled back, or was refused by the fence, leaves the
-    // cache as it was.
-    if ((s.ok() && !refused_) || s.code() == Code::kOutcomeUnknown) InvalidateCache(writes);
+    // cache as it was — but for an early invalidation whose COMMIT then
+    // failed, which dropped the entries (a miss each).
+    if ((s.ok() && !refused_) || s.code() == Code::kOutcomeUnknown) {
+      InvalidateCache(writes);
+    } else {
+      AbandonEarlyInvalidation();
+    }
     if (!s.ok()) return s;
     // Committed. Old rows are removed under a fresh lock; a failure here
     // leaves dangling rows only (filtered by queries, removed by repair),
@@ -124,13 +132,41 @@ class ShardWriter {
  private:
   bool IsSqlite() const { return pool_.dialect().backend() == Backend::kSqlite; }
 
-  void InvalidateCache(const std::vector<PendingWrite>& writes) const {
-    cache::RecordCache* cache = store_.CacheFor(entity_);
-    if (cache == nullptr) return;
+  static std::vector<std::string_view> Ids(const std::vector<PendingWrite>& writes) {
     std::vector<std::string_view> ids;
     ids.reserve(writes.size());
     for (const PendingWrite& w : writes) ids.push_back(w.id);
-    cache->Invalidate(ids);
+    return ids;
+  }
+
+  void InvalidateCache(const std::vector<PendingWrite>& writes) {
+    cache::RecordCache* cache = store_.CacheFor(entity_);
+    if (cache == nullptr) return;
+    cache->Invalidate(Ids(writes), std::move(early_));
+  }
+
+  // Puts only: the shared tier's invalidation goes out now, before the
+  // COMMIT, with each id's new version as its floor, and is confirmed by
+  // InvalidateCache after it — one overlapped round trip instead of one
+  // more (cache/shared_tier.h). A batch with a delete invalidates after
+  // the COMMIT: a record re-created later starts again at version 1, and a
+  // delete's floor would keep it out of the cache.
+  void BeginEarlyInvalidation(const std::vector<PendingWrite>& writes) {
+    cache::RecordCache* cache = store_.CacheFor(entity_);
+    if (cache == nullptr) return;
+    std::vector<uint64_t> versions;
+    versions.reserve(writes.size());
+    for (const PendingWrite& w : writes) {
+      if (w.doc == nullptr) return;
+      versions.push_back(*w.new_version);
+    }
+    early_ = cache->BeginInvalidate(Ids(writes), versions);
+  }
+
+  void AbandonEarlyInvalidation() {
+    if (early_ == nullptr) return;
+    if (cache::RecordCache* cache = store_.CacheFor(entity_)) cache->Abandon(std::move(early_));
+    early_.reset();
   }
 
   // True when an item asks for more durability than the Store's default
@@ -651,6 +687,7 @@ class ShardWriter {
   bool indexed_;
   std::vector<indexer::RowOp> stale_;
   std::optional<Refusal> refused_;
+  cache::SharedTier::InFlightPtr early_;  // BeginEarlyInvalidation's, until confirmed
 };
 
 // Runs `writes` (all of one record) on the shard its bucket routes to,

@@ -514,6 +514,119 @@ TEST_CASE("cache shared: a write that rolls back leaves the shared entry as it w
   CHECK(Tier(*env, e, "shared").hits == 1);
 }
 
+// A put's shared-tier invalidation goes out just before its COMMIT and is
+// confirmed after it (cache/shared_tier.h, BeginInvalidate). The writer is
+// held at its COMMIT: readers that miss meanwhile read version 1 from the
+// shard, and the key's version floor refuses their fills, so once the put
+// is acknowledged nobody is served version 1.
+TEST_CASE("cache shared: a reader between a put's early invalidation and its COMMIT cannot fill "
+          "the replaced version") {
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);
+  const std::string e = env.entity;
+  REQUIRE_OK(env->Put(e, "k", Doc(1)));
+  REQUIRE_OK(env->Get(e, "k"));  // filled: version 1 is cached
+
+  auto writer_env = std::make_shared<FaultEnv>();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool paused = false, released = false;
+  std::thread::id writer_thread;
+  writer_env->SetObserver([&](const std::string&, libshard::backend::SqlOp op, std::string_view) {
+    if (op != libshard::backend::SqlOp::kCommit) return;
+    std::unique_lock lock(mu);
+    if (std::this_thread::get_id() != writer_thread || paused) return;
+    paused = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  });
+  std::unique_ptr<Store> writer = env.Another({}, writer_env);
+  Result<uint64_t> put = Status::Internal("not run");
+  std::thread w;
+  {
+    std::unique_lock lock(mu);
+    w = std::thread([&] {
+      {
+        std::lock_guard l(mu);
+        writer_thread = std::this_thread::get_id();
+      }
+      put = writer->Put(e, "k", Doc(2));
+    });
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return paused; }));
+  }
+  // The early invalidation was sent before the COMMIT; the server runs it
+  // in its own time, so read until a fill is refused (10 s at most).
+  const uint64_t stale_before = Tier(*env, e, "shared").stale_fills;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int reads = 0;
+  while (Tier(*env, e, "shared").stale_fills == stale_before &&
+         std::chrono::steady_clock::now() < deadline) {
+    Result<Record> r = env->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 1);  // not committed yet: version 1 is the truth
+    ++reads;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  CHECK(Tier(*env, e, "shared").stale_fills == stale_before + 1);
+  MESSAGE(reads << " reads until a fill was refused");
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  w.join();
+  REQUIRE_OK(put);
+  CHECK(*put == 2);
+  std::unique_ptr<Store> third = env.Another();
+  for (Store* s : {env.store.get(), third.get(), env.store.get()}) {
+    Result<Record> r = s->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 2);
+  }
+  CHECK(Tier(*env, e, "shared").hits >= 1);  // version 2 was filled and served
+}
+
+// A COMMIT that fails after the early invalidation was sent rolls the put
+// back: the connection that carried it is drained (no reply is left for
+// the next call to misread), version 1 stays the answer, and the next
+// committed put is cached again.
+TEST_CASE("cache shared: a put whose COMMIT fails after its early invalidation — version 1 "
+          "stays the answer, and the next put is cached") {
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenCached(SharedCache(), {}, *url);
+  const std::string e = env.entity;
+  REQUIRE_OK(env->Put(e, "k", Doc(1)));
+  REQUIRE_OK(env->Get(e, "k"));
+  libshard::cluster::Fault f;
+  f.op = libshard::backend::SqlOp::kCommit;
+  f.action = libshard::cluster::Fault::Action::kFail;
+  const int id = env.fault->Inject(f);
+  Result<uint64_t> failed = env->Put(e, "k", Doc(2));
+  CHECK(env.fault->Hits(id) == 1);
+  CHECK_FALSE(failed.ok());
+  CHECK(failed.status().code() != Code::kOutcomeUnknown);
+  env.fault->ClearFaults();
+  const CacheMetrics before = Tier(*env, e, "shared");
+  for (int i = 0; i < 3; ++i) {
+    Result<Record> r = env->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 1);
+  }
+  CHECK(Tier(*env, e, "shared").errors == before.errors);  // the pool is in step
+  Result<uint64_t> next = env->Put(e, "k", Doc(3));
+  REQUIRE_OK(next);
+  CHECK(*next == 2);
+  for (int i = 0; i < 2; ++i) {
+    Result<Record> r = env->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 2);
+    CHECK(r->doc["n"].as_int() == 3);
+  }
+  CHECK(Tier(*env, e, "shared").hits == before.hits + 1);
+}
+
 TEST_CASE("cache shared: two processes, writers and readers — nobody reads a version older "
           "than one acknowledged before its read began (random workload)") {
   const std::optional<std::string> url = CacheUrlFromEnv();

@@ -193,20 +193,40 @@ void RecordCache::Fill(const std::vector<std::string_view>& ids, const MissPlan&
   }
 }
 
-void RecordCache::Invalidate(const std::vector<std::string_view>& ids) {
+SharedTier::InFlightPtr RecordCache::BeginInvalidate(const std::vector<std::string_view>& ids,
+                                                     const std::vector<uint64_t>& versions) {
+  if (shared_ == nullptr || ids.empty()) return {};
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (std::string_view id : ids) keys.push_back(SharedKey(id));
+  return shared_->BeginInvalidate(std::move(keys), versions, ttl_);
+}
+
+void RecordCache::Invalidate(const std::vector<std::string_view>& ids,
+                             SharedTier::InFlightPtr early) {
   if (memory_) {
     for (std::string_view id : ids) memory_->Invalidate(id);
     memory_counters_.invalidations += ids.size();
   }
   if (shared_ == nullptr) return;
-  std::vector<std::string> keys;
-  keys.reserve(ids.size());
-  for (std::string_view id : ids) keys.push_back(SharedKey(id));
-  if (shared_->Invalidate(keys)) {
-    shared_counters_.invalidations += keys.size();
+  bool ok;
+  if (early != nullptr) {
+    ok = shared_->FinishInvalidate(std::move(early));
+  } else {
+    std::vector<std::string> keys;
+    keys.reserve(ids.size());
+    for (std::string_view id : ids) keys.push_back(SharedKey(id));
+    ok = shared_->Invalidate(keys);
+  }
+  if (ok) {
+    shared_counters_.invalidations += ids.size();
   } else {
     ++shared_counters_.errors;
   }
+}
+
+void RecordCache::Abandon(SharedTier::InFlightPtr early) {
+  if (shared_ != nullptr) shared_->AbandonInvalidate(std::move(early));
 }
 
 void RecordCache::AppendMetrics(std::vector<CacheMetrics>* out) const {

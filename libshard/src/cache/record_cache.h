@@ -7,7 +7,10 @@
 //           read the misses from the shards (committed rows only)
 //           Fill(plan, rows) → each tier stores what it may (memory:
 //           tickets; shared: leases — see memory_tier.h, shared_tier.h)
-//   write:  COMMIT, then Invalidate(ids), before the write is acknowledged
+//   write:  COMMIT, then Invalidate(ids), before the write is acknowledged;
+//           puts: BeginInvalidate(ids, new versions) just before COMMIT,
+//           then Invalidate(ids, early) (or Abandon(early) on a rollback),
+//           so the shared tier's round trip overlaps the COMMIT's
 //
 // Entries are keyed by entity and id, never by shard: a bucket move copies
 // records unchanged (same version, same body), so an entry stays right
@@ -67,8 +70,17 @@ class RecordCache {
   // rows[k]: what the shard read found for plan.positions[k] (null: no record).
   void Fill(const std::vector<std::string_view>& ids, const MissPlan& plan,
             const std::vector<std::shared_ptr<const CachedValue>>& rows);
-  // After a COMMIT (or an outcome unknown) of writes to `ids`.
-  void Invalidate(const std::vector<std::string_view>& ids);
+  // Just before the COMMIT of puts of `ids`, which then have `versions`:
+  // sends the shared tier's early invalidation (SharedTier::BeginInvalidate).
+  // Null without a shared tier.
+  SharedTier::InFlightPtr BeginInvalidate(const std::vector<std::string_view>& ids,
+                                          const std::vector<uint64_t>& versions);
+  // After a COMMIT (or an outcome unknown) of writes to `ids`: the memory
+  // tier, then the shared tier — confirming `early` when BeginInvalidate
+  // was called for these writes, else deleting the keys now.
+  void Invalidate(const std::vector<std::string_view>& ids, SharedTier::InFlightPtr early = {});
+  // After a rollback of writes whose invalidation was begun.
+  void Abandon(SharedTier::InFlightPtr early);
 
   void AppendMetrics(std::vector<CacheMetrics>* out) const;
 

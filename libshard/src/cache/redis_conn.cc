@@ -2,49 +2,34 @@
 #include "cache/redis_conn.h"
 
 #include <hiredis/hiredis.h>
-#include <pthread.h>
-#include <signal.h>
+#include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 namespace libshard::cache {
 namespace {
 
-// Blocks SIGPIPE in this thread for one call and swallows a SIGPIPE the call
-// raised (not one that was already pending), then restores the mask.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigemptyset(&pending);
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        timespec zero{0, 0};
-        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
-        }
-      }
+// Sends the whole buffer on the connection's socket. MSG_NOSIGNAL: writing
+// to a socket the server closed gives EPIPE instead of raising SIGPIPE,
+// which would end a service that does not ignore it; hiredis 0.14 would
+// write() (see redis_conn.h). The socket is blocking with hiredis's send
+// timeout (SO_SNDTIMEO), so a stalled server ends in EAGAIN.
+bool SendAll(int fd, const char* data, size_t len, std::string* error) {
+  while (len > 0) {
+    const ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = (errno == EAGAIN || errno == EWOULDBLOCK) ? std::string("timed out")
+                                                         : std::string(std::strerror(errno));
+      return false;
     }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    data += n;
+    len -= static_cast<size_t>(n);
   }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
+  return true;
+}
 
 timeval ToTimeval(std::chrono::milliseconds ms) {
   timeval tv;
@@ -86,7 +71,6 @@ std::unique_ptr<RedisConn> RedisConn::Open(const RedisEndpoint& ep,
                                            std::chrono::milliseconds timeout,
                                            const std::vector<std::string_view>& scripts,
                                            std::string* error) {
-  SigpipeGuard guard;
   const timeval tv = ToTimeval(timeout);
   redisContext* c = redisConnectWithTimeout(ep.host.c_str(), ep.port, tv);
   if (c == nullptr) {
@@ -149,11 +133,17 @@ RedisConn::~RedisConn() { redisFree(c_); }
 bool RedisConn::Run(const std::vector<Command>& commands, std::vector<ReplyPtr>* replies,
                     std::string* error) {
   replies->clear();
+  return Send(commands, error) && Receive(commands.size(), replies, error);
+}
+
+bool RedisConn::Send(const std::vector<Command>& commands, std::string* error) {
   if (broken_) {
     *error = "the connection is broken";
     return false;
   }
-  SigpipeGuard guard;
+  // The commands are formatted here and sent with SendAll, so hiredis's
+  // output buffer stays empty and redisGetReply only reads.
+  std::string out;
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const Command& cmd : commands) {
@@ -163,14 +153,30 @@ bool RedisConn::Run(const std::vector<Command>& commands, std::vector<ReplyPtr>*
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    if (redisAppendCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-        REDIS_OK) {
-      broken_ = true;
-      *error = LinkError(c_);
+    char* formatted = nullptr;
+    const int n =
+        redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), lens.data());
+    if (n < 0) {
+      *error = "cannot format a command";  // out of memory; the link is still good
       return false;
     }
+    out.append(formatted, static_cast<size_t>(n));
+    redisFreeCommand(formatted);
   }
-  for (size_t i = 0; i < commands.size(); ++i) {
+  if (!SendAll(c_->fd, out.data(), out.size(), error)) {
+    broken_ = true;
+    return false;
+  }
+  return true;
+}
+
+bool RedisConn::Receive(size_t n, std::vector<ReplyPtr>* replies, std::string* error) {
+  replies->clear();
+  if (broken_) {
+    *error = "the connection is broken";
+    return false;
+  }
+  for (size_t i = 0; i < n; ++i) {
     void* r = nullptr;
     if (redisGetReply(c_, &r) != REDIS_OK || r == nullptr) {
       broken_ = true;

@@ -8,9 +8,9 @@
 // (e.g. OOM or NOSCRIPT: the connection stays good).
 //
 // Writing to a socket the server closed raises SIGPIPE, which would end a
-// service that did not ignore it; RedisConn blocks it in the calling
-// thread for the duration of a call and discards one it caused (what
-// libpq does), so the process's signal settings are left alone.
+// service that did not ignore it. RedisConn sends with MSG_NOSIGNAL itself
+// (hiredis 0.14 would write()), so the process's and the thread's signal
+// settings are left alone and a call costs no signal-mask system calls.
 //
 // Not thread-safe: one thread at a time (SharedTier pools them).
 #pragma once
@@ -53,6 +53,13 @@ class RedisConn {
   // False when the link broke (`error` set; broken() from then on).
   bool Run(const std::vector<Command>& commands, std::vector<ReplyPtr>* replies,
            std::string* error);
+  // Run in two halves, for a caller that overlaps the round trip with other
+  // work (a write's invalidation with its COMMIT): Send() writes the
+  // commands, Receive() reads `n` replies. Between them the connection
+  // belongs to that caller; a connection with replies unread must be freed,
+  // not reused.
+  bool Send(const std::vector<Command>& commands, std::string* error);
+  bool Receive(size_t n, std::vector<ReplyPtr>* replies, std::string* error);
   // Loads script `i` again (after NOSCRIPT: the server's script cache was
   // flushed). False when the link broke or the server refused.
   bool Reload(size_t i, std::string* error);

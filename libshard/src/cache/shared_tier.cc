@@ -31,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kLookup = 0;  // script indexes in RedisConn
 constexpr size_t kFill = 1;
+constexpr size_t kInvalidate = 2;
 constexpr size_t kDelChunk = 1000;  // keys per DEL command
 
 // Keys per DEL, pipelined in one round trip.
@@ -61,6 +62,12 @@ uint64_t RandomTokenBase() {
 
 class SharedTier::Impl {
  public:
+  // A connection for one call; `probe` when this call is the breaker's probe.
+  struct Session {
+    std::unique_ptr<RedisConn> conn;
+    bool probe = false;
+  };
+
   Impl(SharedTierOptions options, RedisEndpoint endpoint)
       : opt_(std::move(options)),
         ep_(std::move(endpoint)),
@@ -75,6 +82,10 @@ class SharedTier::Impl {
                   std::vector<LookupResult>* out);
   void FillMany(const std::vector<FillItem>& items, std::vector<Outcome>* out);
   bool Invalidate(const std::vector<std::string>& keys);
+  InFlightPtr BeginInvalidate(std::vector<std::string> keys, const std::vector<uint64_t>& versions,
+                              std::chrono::milliseconds ttl);
+  bool FinishInvalidate(InFlight* f);
+  void AbandonInvalidate(InFlight* f);
 
   size_t pending() const {
     std::lock_guard lock(mu_);
@@ -91,11 +102,6 @@ class SharedTier::Impl {
   const std::string& name() const { return opt_.name; }
 
  private:
-  // A connection for one call; `probe` when this call is the breaker's probe.
-  struct Session {
-    std::unique_ptr<RedisConn> conn;
-    bool probe = false;
-  };
   enum class RunResult { kOk, kLinkError, kErrorReply };
 
   // Steps 2-4 above. kHit (as "go") with `s` ready, or the outcome to report.
@@ -117,7 +123,10 @@ class SharedTier::Impl {
   const SharedTierOptions opt_;
   const RedisEndpoint ep_;
   std::string where_;  // "cache 'hot' at host:port/db": no password
-  const std::vector<std::string_view> scripts_{kLookupScript, kFillScript};
+  // Deletes `keys` on `s`; false (with `error`) when the link or the server failed.
+  bool DeleteKeys(Session* s, const std::vector<std::string>& keys, std::string* error);
+
+  const std::vector<std::string_view> scripts_{kLookupScript, kFillScript, kInvalidateScript};
 
   mutable std::mutex mu_;  // guards the members from here to last_error_
   CircuitBreaker breaker_;
@@ -415,6 +424,23 @@ void SharedTier::Impl::FillMany(const std::vector<FillItem>& items, std::vector<
   Release(&s, {});
 }
 
+bool SharedTier::Impl::DeleteKeys(Session* s, const std::vector<std::string>& keys,
+                                  std::string* error) {
+  std::vector<ReplyPtr> replies;
+  if (!s->conn->Run(DelCommands(keys), &replies, error)) {
+    *error = where_ + ": invalidate: " + *error;
+    return false;
+  }
+  for (const ReplyPtr& r : replies) {
+    std::string_view err = ErrorReplyText(r.get());
+    if (!err.empty()) {
+      *error = where_ + ": invalidate: " + std::string(err);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool SharedTier::Impl::Invalidate(const std::vector<std::string>& keys) {
   if (keys.empty()) return true;
   if (Faulted("invalidate")) {
@@ -426,23 +452,86 @@ bool SharedTier::Impl::Invalidate(const std::vector<std::string>& keys) {
     AddPending(keys);
     return false;
   }
-  std::vector<ReplyPtr> replies;
   std::string error;
-  bool ok = s.conn->Run(DelCommands(keys), &replies, &error);
-  if (!ok) {
-    error = where_ + ": invalidate: " + error;
-  } else {
-    for (const ReplyPtr& r : replies) {
-      std::string_view err = ErrorReplyText(r.get());
-      if (!err.empty()) {
-        ok = false;
-        error = where_ + ": invalidate: " + std::string(err);
-      }
-    }
-  }
+  const bool ok = DeleteKeys(&s, keys, &error);
   if (!ok) AddPending(keys);
   Release(&s, error);
   return ok;
+}
+
+// --- Early invalidation ------------------------------------------------------
+
+struct SharedTier::InFlight {
+  Impl::Session session;           // conn null: the send failed (or was not tried)
+  std::vector<std::string> keys;
+  Clock::time_point sent;
+  std::chrono::milliseconds ttl{0};
+};
+
+void SharedTier::InFlightDelete::operator()(InFlight* f) const {
+  // Dropped unconfirmed (an exception between the halves): its answer is
+  // unread, so the connection cannot go back to the pool.
+  delete f;
+}
+
+SharedTier::InFlightPtr SharedTier::Impl::BeginInvalidate(std::vector<std::string> keys,
+                                                          const std::vector<uint64_t>& versions,
+                                                          std::chrono::milliseconds ttl) {
+  InFlightPtr f(new InFlight);
+  f->keys = std::move(keys);
+  f->ttl = std::max(ttl, std::chrono::milliseconds(1));
+  if (f->keys.empty() || Faulted("invalidate") || Acquire(&f->session) != Outcome::kHit) {
+    f->session.conn.reset();
+    return f;
+  }
+  std::vector<std::string> numbers;  // reserved: the views below stay valid
+  numbers.reserve(f->keys.size() + 2);
+  numbers.push_back(std::to_string(f->keys.size()));
+  Command cmd{"EVALSHA", f->session.conn->sha(kInvalidate), numbers.back()};
+  for (const std::string& k : f->keys) cmd.push_back(k);
+  for (uint64_t v : versions) cmd.push_back(numbers.emplace_back(std::to_string(v)));
+  cmd.push_back(numbers.emplace_back(std::to_string(f->ttl.count())));
+  std::string error;
+  f->sent = Clock::now();
+  if (!f->session.conn->Send({cmd}, &error)) {
+    Release(&f->session, where_ + ": invalidate: " + error);  // frees it, opens the breaker
+    f->session.conn.reset();
+  }
+  return f;
+}
+
+bool SharedTier::Impl::FinishInvalidate(InFlight* f) {
+  if (f->keys.empty()) return true;
+  if (f->session.conn == nullptr) {
+    AddPending(f->keys);  // after the COMMIT: replaying them is safe now
+    return false;
+  }
+  std::vector<ReplyPtr> replies;
+  std::string error;
+  bool ok = f->session.conn->Receive(1, &replies, &error);
+  if (!ok) {
+    error = where_ + ": invalidate: " + error;
+  } else if (std::string_view err = ErrorReplyText(replies[0].get()); !err.empty()) {
+    // NOSCRIPT (the script cache was flushed) or OOM: the keys were not
+    // touched; delete them now, after the COMMIT, which is always safe.
+    if (err.starts_with("NOSCRIPT")) (void)f->session.conn->Reload(kInvalidate, &error);
+    ok = !f->session.conn->broken() && DeleteKeys(&f->session, f->keys, &error);
+  } else if (Clock::now() - f->sent > f->ttl / 2) {
+    // The floor lives ttl from when the server ran the script; a COMMIT
+    // that may have ended later needs the plain delete after it.
+    ok = DeleteKeys(&f->session, f->keys, &error);
+  }
+  if (!ok) AddPending(f->keys);
+  Release(&f->session, ok ? std::string() : error);
+  return ok;
+}
+
+void SharedTier::Impl::AbandonInvalidate(InFlight* f) {
+  if (f->session.conn == nullptr) return;
+  std::vector<ReplyPtr> replies;
+  std::string error;
+  if (!f->session.conn->Receive(1, &replies, &error)) error = where_ + ": invalidate: " + error;
+  Release(&f->session, error);
 }
 
 // --- SharedTier -------------------------------------------------------------
@@ -469,6 +558,17 @@ void SharedTier::FillMany(const std::vector<FillItem>& items, std::vector<Outcom
 }
 bool SharedTier::Invalidate(const std::vector<std::string>& keys) {
   return impl_->Invalidate(keys);
+}
+SharedTier::InFlightPtr SharedTier::BeginInvalidate(std::vector<std::string> keys,
+                                                    const std::vector<uint64_t>& versions,
+                                                    std::chrono::milliseconds ttl) {
+  return impl_->BeginInvalidate(std::move(keys), versions, ttl);
+}
+bool SharedTier::FinishInvalidate(InFlightPtr in_flight) {
+  return in_flight == nullptr || impl_->FinishInvalidate(in_flight.get());
+}
+void SharedTier::AbandonInvalidate(InFlightPtr in_flight) {
+  if (in_flight != nullptr) impl_->AbandonInvalidate(in_flight.get());
 }
 size_t SharedTier::pending() const { return impl_->pending(); }
 bool SharedTier::breaker_open() const { return impl_->breaker_open(); }

@@ -8,6 +8,11 @@
 //            FillMany(token) ── stored only if the token is still on the key
 //   writer:  COMMIT, then Invalidate ── deletes the key, and with it every
 //            lease token, so a fill of a row read before the commit is refused
+//   or:      BeginInvalidate(new versions) just before COMMIT, COMMIT,
+//            FinishInvalidate ── the same, with the round trip overlapped
+//            with the COMMIT's: the key also keeps a version floor, so a
+//            reader that misses between the two and reads the replaced row
+//            cannot fill it (shared_tier_scripts.h, kInvalidateScript)
 //
 // An eviction deletes the tokens too, so it cannot let a stale fill in
 // either. A fill also expires at (its lease's creation + ttl), by the
@@ -111,6 +116,36 @@ class SharedTier {
   // Deletes the keys (one round trip). False when they could not be
   // deleted now (then queued for replay; see above).
   bool Invalidate(const std::vector<std::string>& keys);
+
+  // A write's invalidation in two halves, around its COMMIT, so that its
+  // round trip overlaps the COMMIT's. BeginInvalidate, once the write knows
+  // it will commit, sends the early invalidation of `keys` with each key's
+  // new version (`versions[i]`) as its floor and returns without waiting.
+  // Then exactly one of:
+  //  - FinishInvalidate, after the COMMIT (or an outcome unknown): waits for
+  //    the answer; true when the keys are invalidated. False when the send
+  //    or the answer failed: the keys are then queued for replay, as a failed
+  //    Invalidate's are (only now, after the COMMIT: a DEL replayed before it
+  //    would let a reader fill the replaced row). When the COMMIT took more
+  //    than half the ttl (the floor may have expired before it), or the
+  //    server refused the script, the keys are deleted again first.
+  //  - AbandonInvalidate, after a rollback: reads the answer and gives the
+  //    connection back. The entries stay dropped (a miss each) and so do the
+  //    floors: the next writer of the same id may commit the same version,
+  //    and its own floor must not be removed. Such a key is not filled with
+  //    the rolled-back write's old version until a write commits or ttl
+  //    passes.
+  // Deletes use Invalidate after COMMIT: a re-created record starts again at
+  // version 1, below a floor a delete would leave.
+  struct InFlight;
+  struct InFlightDelete {
+    void operator()(InFlight* f) const;
+  };
+  using InFlightPtr = std::unique_ptr<InFlight, InFlightDelete>;
+  InFlightPtr BeginInvalidate(std::vector<std::string> keys, const std::vector<uint64_t>& versions,
+                              std::chrono::milliseconds ttl);
+  bool FinishInvalidate(InFlightPtr in_flight);
+  void AbandonInvalidate(InFlightPtr in_flight);
 
   // For metrics: invalidations waiting for the server, and whether the
   // breaker is open now.
