@@ -60,4 +60,37 @@ double RedisProbe::MedianRoundTripMs(int n) {
   return Median(ms);
 }
 
+bool RedisProbe::DeleteMatching(const std::string& pattern) {
+  auto* c = static_cast<redisContext*>(context_);
+  std::string cursor = "0";
+  do {
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(c, "SCAN %s MATCH %b COUNT 1000", cursor.c_str(), pattern.data(), pattern.size()));
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+      if (reply) freeReplyObject(reply);
+      return false;
+    }
+    cursor.assign(reply->element[0]->str, reply->element[0]->len);
+    const redisReply* keys = reply->element[1];
+    if (keys->elements > 0) {
+      std::vector<const char*> argv{"UNLINK"};
+      std::vector<size_t> lens{6};
+      for (size_t i = 0; i < keys->elements; ++i) {
+        argv.push_back(keys->element[i]->str);
+        lens.push_back(keys->element[i]->len);
+      }
+      auto* del = static_cast<redisReply*>(
+          redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+      const bool ok = del != nullptr && del->type == REDIS_REPLY_INTEGER;
+      if (del) freeReplyObject(del);
+      if (!ok) {
+        freeReplyObject(reply);
+        return false;
+      }
+    }
+    freeReplyObject(reply);
+  } while (cursor != "0");
+  return true;
+}
+
 }  // namespace bench

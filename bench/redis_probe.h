@@ -17,6 +17,8 @@ class RedisProbe {
   ~RedisProbe();
   // Median of `n` PING round trips, in milliseconds; < 0 on an error.
   double MedianRoundTripMs(int n);
+  // Deletes every key matching the SCAN pattern; false on an error.
+  bool DeleteMatching(const std::string& pattern);
 
  private:
   RedisProbe() = default;
