@@ -28,6 +28,7 @@
 #include "records/bucket_owner.h"
 #include "records/fenced_lock.h"
 #include "records/pg_many.h"
+#include "records/my_put_many.h"
 #include "records/pg_put_many.h"
 #include "records/record_table.h"
 #include "store_impl.h"
@@ -201,14 +202,16 @@ class ShardWriter {
     Connection* c_;
   };
 
-  // PostgreSQL, puts of an entity without maintained indexes: the batch in
-  // one statement and one round trip (records/pg_put_many.h), outside a
-  // transaction. nullopt when the batch is not of that shape, or when the
+  // PostgreSQL and MariaDB, puts of an entity without maintained indexes:
+  // the batch in one statement and one round trip (records/pg_put_many.h,
+  // records/my_put_many.h), outside a transaction of the caller's. nullopt when the batch is not of that shape, or when the
   // statement declined it (then nothing was written): the general path
   // runs and reports exactly what stood in the way.
   std::optional<Status> TryOneStatement(const std::vector<PendingWrite>& writes,
                                         const indexer::IndexView* view) {
-    if (pool_.dialect().backend() != Backend::kPostgres || indexed_) return std::nullopt;
+    const Backend backend = pool_.dialect().backend();
+    if (backend == Backend::kSqlite || indexed_) return std::nullopt;
+    const bool pg = backend == Backend::kPostgres;
     // A single write keeps its transaction: a link lost before its COMMIT
     // is then a clean kUnavailable, where a lost one-statement write is
     // kOutcomeUnknown. A batch trades that for 1 round trip instead of 5.
@@ -225,7 +228,7 @@ class ShardWriter {
     std::iota(order.begin(), order.end(), size_t{0});
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return writes[a].id < writes[b].id; });
-    std::vector<records::PgPutManyStatement::Item> items;
+    std::vector<records::PutManyItem> items;
     items.reserve(writes.size());
     std::vector<uint32_t> buckets;
     size_t bytes = 0;
@@ -239,6 +242,8 @@ class ShardWriter {
     }
     std::sort(buckets.begin(), buckets.end());
     buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
+    // MariaDB's statement carries the values as hex literals.
+    if (!pg) bytes = records::MyPutManyBytes(items, buckets.size());
     const bool conditional = std::any_of(items.begin(), items.end(),
                                          [](const auto& it) { return it.expect.has_value(); });
     bool declined = false;
@@ -258,22 +263,12 @@ class ShardWriter {
         declined = true;
         return Status::OK();
       }
-      auto& st = c.Cached<records::PgPutManyStatement>(
-          records::PgPutManyStatement::Key(e, conditional), [&] {
-            return std::make_unique<records::PgPutManyStatement>(c.sql(), e, store_.cluster_id,
-                                                                 conditional);
-          });
       try {
-        switch (st.Run(items, buckets, store_.NowMicros(), lease_left_ms, &versions)) {
-          case records::PgPutManyStatement::Outcome::kWritten:
-            break;
-          case records::PgPutManyStatement::Outcome::kDeclined:
-            declined = true;
-            break;
-          case records::PgPutManyStatement::Outcome::kMalformed:
-            return Status::Internal("write on database '" + pool_.name() +
-                                    "': the batch was written, but its versions could not be "
-                                    "read from the answer");
+        if (pg ? RunPgPutMany(c, items, buckets, conditional, lease_left_ms, &versions, &declined)
+               : RunMyPutMany(c, items, buckets, lease_left_ms, &versions, &declined)) {
+          return Status::Internal("write on database '" + pool_.name() +
+                                  "': the batch was written, but its versions could not be "
+                                  "read from the answer");
         }
       } catch (const soci::soci_error& err) {
         if (backend::Classify(err) == backend::ErrorKind::kConnection) {
@@ -295,6 +290,33 @@ class ShardWriter {
     if (!s.ok()) return s;
     for (size_t k = 0; k < items.size(); ++k) *writes[order[k]].new_version = versions[k];
     return Status::OK();
+  }
+
+  // The one-statement batch on each server; true when the batch was
+  // written but its answer did not parse (a bug, reported as such).
+  bool RunPgPutMany(Connection& c, const std::vector<records::PutManyItem>& items,
+                    const std::vector<uint32_t>& buckets, bool conditional, int64_t lease_left_ms,
+                    std::vector<uint64_t>* versions, bool* declined) {
+    const std::string e(entity_);
+    auto& st = c.Cached<records::PgPutManyStatement>(
+        records::PgPutManyStatement::Key(e, conditional), [&] {
+          return std::make_unique<records::PgPutManyStatement>(c.sql(), e, store_.cluster_id,
+                                                               conditional);
+        });
+    using Outcome = records::PgPutManyStatement::Outcome;
+    const Outcome o = st.Run(items, buckets, store_.NowMicros(), lease_left_ms, versions);
+    *declined = o == Outcome::kDeclined;
+    return o == Outcome::kMalformed;
+  }
+
+  bool RunMyPutMany(Connection& c, const std::vector<records::PutManyItem>& items,
+                    const std::vector<uint32_t>& buckets, int64_t lease_left_ms,
+                    std::vector<uint64_t>* versions, bool* declined) {
+    using Outcome = records::MyPutManyOutcome;
+    const Outcome o = records::RunMyPutMany(c.sql(), entity_, store_.cluster_id, items, buckets,
+                                            store_.NowMicros(), lease_left_ms, versions);
+    *declined = o == Outcome::kDeclined;
+    return o == Outcome::kMalformed;
   }
 
   // The fence, then the writes. The point put on SQLite (one record, no

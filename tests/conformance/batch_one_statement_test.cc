@@ -1,8 +1,9 @@
-// PutMany on PostgreSQL: a shard batch of puts of an entity without
-// maintained indexes is one statement outside a transaction
-// (records/pg_put_many.h, ShardWriter::TryOneStatement). The tests that
-// need the statement itself run where a shard is PostgreSQL; the
-// semantics tests run on every backend (the other paths must agree).
+// PutMany on PostgreSQL and MariaDB: a shard batch of puts of an entity
+// without maintained indexes is one statement outside a transaction of the
+// caller's (records/pg_put_many.h, records/my_put_many.h,
+// ShardWriter::TryOneStatement). The tests that need the statement itself
+// run on the first PostgreSQL or MariaDB shard; the semantics tests run on
+// every backend (the other paths must agree).
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -34,7 +35,11 @@ Document Doc(int64_t n, const std::string& tag = "") {
   return d;
 }
 
-constexpr char kOneStatement[] = "WITH own AS";
+// How the one statement begins on each server (for the observer and the
+// faults' sql_contains).
+std::string OneStatementMarker(Backend b) {
+  return b == Backend::kPostgres ? "WITH own AS" : "BEGIN NOT ATOMIC";
+}
 
 struct Fixture {
   std::shared_ptr<FaultEnv> env = std::make_shared<FaultEnv>();
@@ -49,15 +54,22 @@ struct Fixture {
     REQUIRE_MESSAGE(s.ok(), "Open: " << s.status().ToString());
     store = std::move(s).value();
   }
-  // The first PostgreSQL shard, or "" (said in the test's output) when the
-  // cluster has none: the caller's test has nothing to check then.
-  std::string PgShard() const {
+  // The first PostgreSQL or MariaDB shard, or "" (said in the test's
+  // output) when the cluster has none: the caller's test has nothing to
+  // check then. `marker` gets how its one statement begins.
+  std::string ServerShard(std::string* marker = nullptr) const {
     for (size_t i = 0; i < store->config().shards.size(); ++i) {
       const DatabaseConfig* db = store->config().FindDatabase(store->config().shards[i]);
-      if (db != nullptr && db->backend == Backend::kPostgres) return db->name;
+      if (db != nullptr && db->backend != Backend::kSqlite) {
+        if (marker) *marker = OneStatementMarker(db->backend);
+        return db->name;
+      }
     }
-    MESSAGE("no PostgreSQL shard on this backend: nothing to check");
+    MESSAGE("no PostgreSQL or MariaDB shard on this backend: nothing to check");
     return "";
+  }
+  Backend BackendOf(const std::string& shard) const {
+    return store->config().FindDatabase(shard)->backend;
   }
   // `n` ids that route to `shard`.
   std::vector<Id> IdsOn(const std::string& shard, const std::string& prefix, size_t n) const {
@@ -70,14 +82,14 @@ struct Fixture {
 // What one shard was sent while it is installed.
 struct Sent {
   int begins = 0, commits = 0, executes = 0, one_statements = 0;
-  Sent(FaultEnv& env, const std::string& shard) : env_(env) {
-    env.SetObserver([this, shard](const std::string& db, SqlOp op, std::string_view text) {
+  Sent(FaultEnv& env, const std::string& shard, const std::string& marker) : env_(env) {
+    env.SetObserver([this, shard, marker](const std::string& db, SqlOp op, std::string_view text) {
       if (db != shard) return;
       std::lock_guard<std::mutex> lock(mu_);
       begins += op == SqlOp::kBegin;
       commits += op == SqlOp::kCommit;
       executes += op == SqlOp::kExecute;
-      one_statements += op == SqlOp::kExecute && text.find(kOneStatement) != text.npos;
+      one_statements += op == SqlOp::kExecute && text.starts_with(marker);
     });
   }
   ~Sent() { env_.SetObserver(nullptr); }
@@ -135,12 +147,13 @@ TEST_CASE("one statement: new ids, updates, if_version 0 and if_version v in one
   }
 }
 
-TEST_CASE("one statement: a PostgreSQL shard batch of an unindexed entity is one statement, "
+TEST_CASE("one statement: a server shard's batch of an unindexed entity is one statement, "
           "without BEGIN or COMMIT; an indexed entity's keeps its transaction") {
   ClusterSpec spec = Spec({"items", "posts"});
   spec.entities[1].indexes.push_back(Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}));
   Fixture f(spec);
-  const std::string shard = f.PgShard();
+  std::string marker;
+  const std::string shard = f.ServerShard(&marker);
   if (shard.empty()) return;
   const std::string items = f.cluster.Entity("items"), posts = f.cluster.Entity("posts");
   std::vector<Id> ids = f.IdsOn(shard, "one-", 50);
@@ -149,7 +162,7 @@ TEST_CASE("one statement: a PostgreSQL shard batch of an unindexed entity is one
   REQUIRE_OK(f.store->PutMany(posts, Items(ids, 0, "a")));
   for (const std::string& entity : {items, posts}) {
     CAPTURE(entity);
-    Sent sent(*f.env, shard);
+    Sent sent(*f.env, shard, marker);
     Result<std::vector<uint64_t>> v = f.store->PutMany(entity, Items(ids, 1, "b"));
     REQUIRE_OK(v);
     CHECK(std::all_of(v->begin(), v->end(), [](uint64_t x) { return x == 2; }));
@@ -173,14 +186,15 @@ TEST_CASE("one statement: a PostgreSQL shard batch of an unindexed entity is one
 TEST_CASE("one statement: what is known before writing (a stale if_version, an id that must "
           "not exist) declines without a failed statement") {
   Fixture f(Spec({"items"}));
-  const std::string shard = f.PgShard();
+  std::string marker;
+  const std::string shard = f.ServerShard(&marker);
   if (shard.empty()) return;
   const std::string e = f.cluster.Entity("items");
   std::vector<Id> ids = f.IdsOn(shard, "decl-", 4);
   REQUIRE_OK(f.store->PutMany(e, Items(ids, 1)));
   const int failed = f.env->Failures(shard, SqlOp::kExecute);
   {
-    Sent sent(*f.env, shard);
+    Sent sent(*f.env, shard, marker);
     std::vector<PutItem> stale = Items(ids, 2);
     stale[1].options = IfVersion(7);
     CHECK_CODE(f.store->PutMany(e, stale), Code::kVersionConflict);
@@ -198,7 +212,7 @@ TEST_CASE("one statement: what is known before writing (a stale if_version, an i
   std::vector<PutItem> right = Items(ids, 3);
   right[1].options = IfVersion(1);
   right[2].options = IfVersion(1);
-  Sent sent(*f.env, shard);
+  Sent sent(*f.env, shard, marker);
   REQUIRE_OK(f.store->PutMany(e, right));
   CHECK(sent.one_statements == 1);
   CHECK(sent.begins == 0);
@@ -207,7 +221,8 @@ TEST_CASE("one statement: what is known before writing (a stale if_version, an i
 TEST_CASE("one statement: a link lost around the statement is outcome unknown, and the batch "
           "was applied once or not at all") {
   Fixture f(Spec({"items"}));
-  const std::string shard = f.PgShard();
+  std::string marker;
+  const std::string shard = f.ServerShard(&marker);
   if (shard.empty()) return;
   const std::string e = f.cluster.Entity("items");
   std::vector<Id> ids = f.IdsOn(shard, "lost-", 3);
@@ -218,7 +233,7 @@ TEST_CASE("one statement: a link lost around the statement is outcome unknown, a
     fault.database = shard;
     fault.op = SqlOp::kExecute;
     fault.action = action;
-    fault.sql_contains = kOneStatement;
+    fault.sql_contains = marker;
     const int id = f.env->Inject(fault);
     const uint64_t before = f.store->Get(e, ids[0]).value().version;
     Result<std::vector<uint64_t>> v = f.store->PutMany(e, Items(ids, 2));
@@ -237,7 +252,8 @@ TEST_CASE("one statement: a batch that outlasts its view of the index states is 
   ClusterSpec spec = Spec({"posts"});
   spec.entities[0].indexes.push_back(Idx("by_tag", {Col("tag", ColumnType::kString, "tags[]")}));
   Fixture f(spec);
-  const std::string shard = f.PgShard();
+  std::string marker;
+  const std::string shard = f.ServerShard(&marker);
   if (shard.empty()) return;
   const std::string posts = f.cluster.Entity("posts");
   // The index starts unmaintained (dropping): the batch may take one
@@ -259,13 +275,15 @@ TEST_CASE("one statement: a batch that outlasts its view of the index states is 
   soci::session& sql = (*blocker)->sql();
   sql.begin();
   const std::string hex = libshard::ids::ToHex(ids[0]);
+  const std::string unhex =
+      f.BackendOf(shard) == Backend::kPostgres ? "decode(:h, 'hex')" : "UNHEX(:h)";
   sql << "INSERT INTO " + libshard::records::TableName(posts) +
-             " (id, bucket, version, updated, body) VALUES (decode(:h, 'hex'), 0, 1, 0, '')",
+             " (id, bucket, version, updated, body) VALUES (" + unhex + ", 0, 1, 0, '')",
       soci::use(hex);
   std::promise<void> sent;
   bool signalled = false;
   f.env->SetObserver([&](const std::string& db, SqlOp op, std::string_view text) {
-    if (db == shard && op == SqlOp::kExecute && text.find(kOneStatement) != text.npos &&
+    if (db == shard && op == SqlOp::kExecute && text.starts_with(marker) &&
         !signalled) {
       signalled = true;
       sent.set_value();

@@ -41,17 +41,13 @@
 #include <vector>
 
 #include "backend/connection.h"
+#include "records/put_many_item.h"
 
 namespace libshard::records {
 
 class PgPutManyStatement : public backend::Prepared {
  public:
-  struct Item {
-    std::string_view id;
-    uint32_t bucket = 0;
-    std::string_view body;
-    std::optional<uint64_t> expect;  // WriteOptions::if_version
-  };
+  using Item = PutManyItem;
   // `conditional`: the statement for batches with if_version items (the
   // other leaves out the create-only and compare-and-set parts, and fails
   // on such an item).
