@@ -418,9 +418,11 @@ void PutCacheRounds(Context& ctx, WorkloadResult* r, unsigned tiers) {
   std::vector<std::string> tier_names;
   if (tiers & kMemory) tier_names.push_back("memory");
   if (tiers & kShared) tier_names.push_back("shared");
-  // SQLite puts take ~25 µs: 3 × put_ops makes a side of ~0.2 s, as a
-  // PostgreSQL side of put_ops is.
-  const size_t puts = (ctx.cluster.backend() == "sqlite" ? 3 : 1) * ctx.scale.put_ops;
+  // 3 × put_ops a side: ~0.2 s on SQLite (~25 µs a put), ~0.6 s on
+  // PostgreSQL (~200 µs). With put_ops alone, PostgreSQL's rounds spread
+  // 0.84–1.24 for two sides that differ by ~2k instructions a put: one
+  // preemption decided the worst round.
+  const size_t puts = 3 * ctx.scale.put_ops;
   RunPaired(r, ctx.scale.rounds, [&](bool a, int round) {
     const size_t n = Count(round, puts), cities = n / 10 + 1;
     const uint64_t stream = kPutStream + static_cast<uint64_t>(round + 1);

@@ -27,8 +27,8 @@
 #include "indexer/maintainer.h"
 #include "records/bucket_owner.h"
 #include "records/fenced_lock.h"
-#include "records/pg_many.h"
 #include "records/my_put_many.h"
+#include "records/pg_many.h"
 #include "records/pg_put_many.h"
 #include "records/record_table.h"
 #include "store_impl.h"
@@ -204,9 +204,10 @@ class ShardWriter {
 
   // PostgreSQL and MariaDB, puts of an entity without maintained indexes:
   // the batch in one statement and one round trip (records/pg_put_many.h,
-  // records/my_put_many.h), outside a transaction of the caller's. nullopt when the batch is not of that shape, or when the
-  // statement declined it (then nothing was written): the general path
-  // runs and reports exactly what stood in the way.
+  // records/my_put_many.h), outside a transaction of the caller's. nullopt
+  // when the batch is not of that shape, or when the statement declined it
+  // (then nothing was written): the general path runs and reports exactly
+  // what stood in the way.
   std::optional<Status> TryOneStatement(const std::vector<PendingWrite>& writes,
                                         const indexer::IndexView* view) {
     const Backend backend = pool_.dialect().backend();
@@ -248,7 +249,6 @@ class ShardWriter {
                                          [](const auto& it) { return it.expect.has_value(); });
     bool declined = false;
     std::vector<uint64_t> versions;
-    const std::string e(entity_);
     constexpr auto kRetry = Store::Impl::Retry::kWrite;  // (the lambda catches its SOCI errors)
     Status s = store_.WithConnection(pool_, "write", kRetry, [&](Connection& c) {
       if (bytes > StatementBudget(c)) {
