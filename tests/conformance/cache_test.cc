@@ -95,6 +95,14 @@ CacheMetrics Tier(Store& store, const std::string& entity, const std::string& ti
 
 Document Doc(int n) { return Document::MakeObject({{"n", n}}); }
 
+// A shared-tier cluster whose record "k" is at version 1 and cached.
+CacheEnv OpenSharedWithK(const std::string& url) {
+  CacheEnv env = OpenCached(SharedCache(), {}, url);
+  REQUIRE_OK(env->Put(env.entity, "k", Doc(1)));
+  REQUIRE_OK(env->Get(env.entity, "k"));  // filled: version 1 is cached
+  return env;
+}
+
 // The race of a reader that misses, reads version 1 from the shard, and
 // fills after a write of version 2 was acknowledged: the fill is refused
 // and every later read sees version 2. `writer` makes the write.
@@ -501,10 +509,8 @@ TEST_CASE("cache shared: a delete by another process â€” never served, its fill 
 TEST_CASE("cache shared: a write that rolls back leaves the shared entry as it was") {
   const std::optional<std::string> url = CacheUrlFromEnv();
   if (!url) return;
-  CacheEnv env = OpenCached(SharedCache(), {}, *url);
+  CacheEnv env = OpenSharedWithK(*url);
   const std::string e = env.entity;
-  REQUIRE_OK(env->Put(e, "k", Doc(1)));
-  REQUIRE_OK(env->Get(e, "k"));
   std::unique_ptr<Store> other = env.Another();
   CHECK_CODE(other->Put(e, "k", Doc(2), IfVersion(5)), Code::kVersionConflict);
   CHECK(Tier(*other, e, "shared").invalidations == 0);
@@ -523,10 +529,8 @@ TEST_CASE("cache shared: a reader between a put's early invalidation and its COM
           "the replaced version") {
   const std::optional<std::string> url = CacheUrlFromEnv();
   if (!url) return;
-  CacheEnv env = OpenCached(SharedCache(), {}, *url);
+  CacheEnv env = OpenSharedWithK(*url);
   const std::string e = env.entity;
-  REQUIRE_OK(env->Put(e, "k", Doc(1)));
-  REQUIRE_OK(env->Get(e, "k"));  // filled: version 1 is cached
 
   auto writer_env = std::make_shared<FaultEnv>();
   std::mutex mu;
@@ -595,10 +599,8 @@ TEST_CASE("cache shared: a put whose COMMIT fails after its early invalidation â
           "stays the answer, and the next put is cached") {
   const std::optional<std::string> url = CacheUrlFromEnv();
   if (!url) return;
-  CacheEnv env = OpenCached(SharedCache(), {}, *url);
+  CacheEnv env = OpenSharedWithK(*url);
   const std::string e = env.entity;
-  REQUIRE_OK(env->Put(e, "k", Doc(1)));
-  REQUIRE_OK(env->Get(e, "k"));
   libshard::cluster::Fault f;
   f.op = libshard::backend::SqlOp::kCommit;
   f.action = libshard::cluster::Fault::Action::kFail;
