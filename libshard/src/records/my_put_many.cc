@@ -77,7 +77,7 @@ std::string BuildText(std::string_view entity, const std::string& cluster_id,
   t += "'; END IF;\n";
 
   auto values = [&](bool (*want)(const PutManyItem&)) {
-    bool first = true;
+    bool first = true;  // (each caller has at least one item it wants)
     for (const PutManyItem& it : items) {
       if (!want(it)) continue;
       t += first ? "(" : ",(";
@@ -91,18 +91,11 @@ std::string BuildText(std::string_view entity, const std::string& cluster_id,
       AppendHex(&t, it.body);
       t += ')';
     }
-    return !first;
   };
   auto plain = [](const PutManyItem& it) { return !it.expect.has_value(); };
   auto create = [](const PutManyItem& it) { return it.expect == uint64_t{0}; };
-  if (std::any_of(items.begin(), items.end(), plain)) {
-    t += "INSERT INTO " + table + " (id, bucket, version, updated, body) VALUES ";
-    values(plain);
-    t += " ON DUPLICATE KEY UPDATE version = version + 1,"
-         " updated = GREATEST(updated, VALUES(updated)), body = VALUES(body)"
-         " RETURNING id, version;\n";
-  }
-  if (std::any_of(items.begin(), items.end(), create)) {
+  const bool creates = std::any_of(items.begin(), items.end(), create);
+  if (creates) {
     // Known before writing: an id that must not exist does. (One inserted
     // by a racing writer meanwhile is a duplicate-key error below.)
     t += "IF EXISTS (SELECT 1 FROM " + table + " WHERE id IN (";
@@ -116,6 +109,15 @@ std::string BuildText(std::string_view entity, const std::string& cluster_id,
     t += ")) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '";
     t += kDeclined;
     t += "'; END IF;\n";
+  }
+  if (std::any_of(items.begin(), items.end(), plain)) {
+    t += "INSERT INTO " + table + " (id, bucket, version, updated, body) VALUES ";
+    values(plain);
+    t += " ON DUPLICATE KEY UPDATE version = version + 1,"
+         " updated = GREATEST(updated, VALUES(updated)), body = VALUES(body)"
+         " RETURNING id, version;\n";
+  }
+  if (creates) {
     t += "INSERT INTO " + table + " (id, bucket, version, updated, body) VALUES ";
     values(create);
     t += ";\n";
