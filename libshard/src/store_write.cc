@@ -140,10 +140,15 @@ class ShardWriter {
     return ids;
   }
 
+  // Deleted ids drop their keys' version floors; every other id keeps its
+  // key's floor, which may be the next writer's (cache/shared_tier.h).
   void InvalidateCache(const std::vector<PendingWrite>& writes) {
     cache::RecordCache* cache = store_.CacheFor(entity_);
     if (cache == nullptr) return;
-    cache->Invalidate(Ids(writes), std::move(early_));
+    std::vector<std::string_view> puts, deletes;
+    for (const PendingWrite& w : writes) (w.doc ? puts : deletes).push_back(w.id);
+    cache->Invalidate(puts, std::move(early_));
+    cache->Invalidate(deletes, {}, cache::SharedTier::Floors::kDrop);
   }
 
   // Puts only: the shared tier's invalidation goes out now, before the

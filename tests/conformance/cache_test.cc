@@ -520,6 +520,75 @@ TEST_CASE("cache shared: a write that rolls back leaves the shared entry as it w
   CHECK(Tier(*env, e, "shared").hits == 1);
 }
 
+namespace {
+
+// Runs `fn` on a thread of its own and holds the first COMMIT that thread
+// sends through `env`'s sessions until Release() (the destructor releases
+// and joins): a writer held between its early invalidation and its COMMIT.
+class CommitHold {
+ public:
+  CommitHold(FaultEnv& env, std::function<void()> fn) : env_(env) {
+    env_.SetObserver([this](const std::string&, libshard::backend::SqlOp op, std::string_view) {
+      if (op != libshard::backend::SqlOp::kCommit) return;
+      std::unique_lock lock(mu_);
+      if (std::this_thread::get_id() != held_ || paused_) return;
+      paused_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    });
+    std::unique_lock lock(mu_);
+    thread_ = std::thread([this, fn = std::move(fn)] {
+      {
+        std::lock_guard l(mu_);
+        held_ = std::this_thread::get_id();
+      }
+      fn();
+    });
+    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(30), [&] { return paused_; }));
+  }
+  ~CommitHold() { Release(); }
+  CommitHold(const CommitHold&) = delete;
+  CommitHold& operator=(const CommitHold&) = delete;
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    env_.SetObserver(nullptr);
+  }
+
+ private:
+  FaultEnv& env_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool paused_ = false, released_ = false;
+  std::thread::id held_;
+  std::thread thread_;
+};
+
+// Reads `k` through `store` until one of its fills is refused (at most
+// 10 s): the held writer's early invalidation has then run on the server.
+// Every read meanwhile gets `committed`, the version before the held put.
+void WaitForFloor(Store& store, const std::string& e, uint64_t committed) {
+  const uint64_t stale_before = Tier(store, e, "shared").stale_fills;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int reads = 0;
+  while (Tier(store, e, "shared").stale_fills == stale_before &&
+         std::chrono::steady_clock::now() < deadline) {
+    Result<Record> r = store.Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == committed);  // the held put is not committed yet
+    ++reads;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  REQUIRE(Tier(store, e, "shared").stale_fills == stale_before + 1);
+  MESSAGE(reads << " reads until a fill was refused");
+}
+
+}  // namespace
+
 // A put's shared-tier invalidation goes out just before its COMMIT and is
 // confirmed after it (cache/shared_tier.h, BeginInvalidate). The writer is
 // held at its COMMIT: readers that miss meanwhile read version 1 from the
@@ -531,55 +600,13 @@ TEST_CASE("cache shared: a reader between a put's early invalidation and its COM
   if (!url) return;
   CacheEnv env = OpenSharedWithK(*url);
   const std::string e = env.entity;
-
   auto writer_env = std::make_shared<FaultEnv>();
-  std::mutex mu;
-  std::condition_variable cv;
-  bool paused = false, released = false;
-  std::thread::id writer_thread;
-  writer_env->SetObserver([&](const std::string&, libshard::backend::SqlOp op, std::string_view) {
-    if (op != libshard::backend::SqlOp::kCommit) return;
-    std::unique_lock lock(mu);
-    if (std::this_thread::get_id() != writer_thread || paused) return;
-    paused = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return released; });
-  });
   std::unique_ptr<Store> writer = env.Another({}, writer_env);
   Result<uint64_t> put = Status::Internal("not run");
-  std::thread w;
   {
-    std::unique_lock lock(mu);
-    w = std::thread([&] {
-      {
-        std::lock_guard l(mu);
-        writer_thread = std::this_thread::get_id();
-      }
-      put = writer->Put(e, "k", Doc(2));
-    });
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return paused; }));
+    CommitHold hold(*writer_env, [&] { put = writer->Put(e, "k", Doc(2)); });
+    WaitForFloor(*env, e, 1);
   }
-  // The early invalidation was sent before the COMMIT; the server runs it
-  // in its own time, so read until a fill is refused (10 s at most).
-  const uint64_t stale_before = Tier(*env, e, "shared").stale_fills;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int reads = 0;
-  while (Tier(*env, e, "shared").stale_fills == stale_before &&
-         std::chrono::steady_clock::now() < deadline) {
-    Result<Record> r = env->Get(e, "k");
-    REQUIRE_OK(r);
-    CHECK(r->version == 1);  // not committed yet: version 1 is the truth
-    ++reads;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  CHECK(Tier(*env, e, "shared").stale_fills == stale_before + 1);
-  MESSAGE(reads << " reads until a fill was refused");
-  {
-    std::lock_guard lock(mu);
-    released = true;
-  }
-  cv.notify_all();
-  w.join();
   REQUIRE_OK(put);
   CHECK(*put == 2);
   std::unique_ptr<Store> third = env.Another();
@@ -589,6 +616,98 @@ TEST_CASE("cache shared: a reader between a put's early invalidation and its COM
     CHECK(r->version == 2);
   }
   CHECK(Tier(*env, e, "shared").hits >= 1);  // version 2 was filled and served
+}
+
+// An invalidation that reaches the server after a later writer's early
+// invalidation must leave that writer's version floor (cache/shared_tier.h,
+// kDropKeepFloorScript). Process A's put cannot invalidate (queued);
+// process B's put of the same id is held at its COMMIT, its early
+// invalidation done; then A replays its queued invalidation. A reader that
+// misses now reads A's version 2 from the shard, and its fill must be
+// refused: once B's put is acknowledged, nobody may be served version 2.
+TEST_CASE("cache shared: an invalidation replayed after a later put's early invalidation keeps "
+          "that put's version floor") {
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  CacheEnv env = OpenSharedWithK(*url);
+  const std::string e = env.entity;
+  auto a_env = std::make_shared<FaultEnv>();
+  std::atomic<int> invalidations_failed{0};
+  a_env->SetCacheFault([&](std::string_view, std::string_view op) {
+    return op == "invalidate" && invalidations_failed.fetch_add(1) == 0;
+  });
+  std::unique_ptr<Store> a = env.Another({}, a_env);
+  Result<uint64_t> v2 = a->Put(e, "k", Doc(2));
+  REQUIRE_OK(v2);
+  REQUIRE(*v2 == 2);
+  REQUIRE(Tier(*a, e, "shared").pending_invalidations == 1);
+
+  auto b_env = std::make_shared<FaultEnv>();
+  std::unique_ptr<Store> b = env.Another({}, b_env);
+  Result<uint64_t> v3 = Status::Internal("not run");
+  std::unique_ptr<Store> c = env.Another();
+  {
+    CommitHold hold(*b_env, [&] { v3 = b->Put(e, "k", Doc(3)); });
+    WaitForFloor(*env, e, 2);
+    // A's next call replays its queued invalidation first.
+    CHECK_CODE(a->Get(e, "absent"), Code::kNotFound);
+    CHECK(Tier(*a, e, "shared").pending_invalidations == 0);
+    // A reader in a third process misses, reads version 2, and may not fill it.
+    Result<Record> during = c->Get(e, "k");
+    REQUIRE_OK(during);
+    CHECK(during->version == 2);
+    CHECK(Tier(*c, e, "shared").stale_fills == 1);
+  }
+  REQUIRE_OK(v3);
+  CHECK(*v3 == 3);
+  for (Store* s : {c.get(), env.store.get(), c.get()}) {
+    Result<Record> r = s->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 3);
+  }
+}
+
+// The window ARCHITECTURE.md states: an eviction of the key between a
+// put's early invalidation and its COMMIT takes the floor with it, and a
+// reader that misses then can fill the replaced version. Its bound: that
+// entry expires ttl after the reader's miss, and then every process reads
+// the put's version. (The eviction is a DEL of the key from outside.)
+TEST_CASE("cache shared: an eviction during a put's COMMIT — the stale fill it allows is gone "
+          "within ttl") {
+  const std::optional<std::string> url = CacheUrlFromEnv();
+  if (!url) return;
+  constexpr milliseconds kTtl{600};
+  CacheEnv env = OpenCached(SharedCache(kTtl), {}, *url);
+  const std::string e = env.entity;
+  REQUIRE_OK(env->Put(e, "k", Doc(1)));
+  REQUIRE_OK(env->Get(e, "k"));
+  auto writer_env = std::make_shared<FaultEnv>();
+  std::unique_ptr<Store> writer = env.Another({}, writer_env);
+  std::unique_ptr<Store> reader = env.Another();
+  Result<uint64_t> put = Status::Internal("not run");
+  std::chrono::steady_clock::time_point missed;
+  {
+    CommitHold hold(*writer_env, [&] { put = writer->Put(e, "k", Doc(2)); });
+    WaitForFloor(*env, e, 1);
+    libshard::testing::RawRedis raw(*url);
+    const std::string evict =
+        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1";
+    REQUIRE(raw.Run({"EVAL", evict, "0", "ls:*:" + e + ":k"}) == "1");
+    missed = std::chrono::steady_clock::now();
+    Result<Record> r = reader->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 1);
+    CHECK(Tier(*reader, e, "shared").fills == 1);  // the replaced version is cached: the window
+  }
+  REQUIRE_OK(put);
+  CHECK(*put == 2);
+  std::this_thread::sleep_until(missed + kTtl + milliseconds(100));
+  std::unique_ptr<Store> third = env.Another();
+  for (Store* s : {reader.get(), third.get(), env.store.get()}) {
+    Result<Record> r = s->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == 2);
+  }
 }
 
 // A COMMIT that fails after the early invalidation was sent rolls the put

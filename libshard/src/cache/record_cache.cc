@@ -203,7 +203,8 @@ SharedTier::InFlightPtr RecordCache::BeginInvalidate(const std::vector<std::stri
 }
 
 void RecordCache::Invalidate(const std::vector<std::string_view>& ids,
-                             SharedTier::InFlightPtr early) {
+                             SharedTier::InFlightPtr early, SharedTier::Floors floors) {
+  if (ids.empty()) return;
   if (memory_) {
     for (std::string_view id : ids) memory_->Invalidate(id);
     memory_counters_.invalidations += ids.size();
@@ -216,7 +217,7 @@ void RecordCache::Invalidate(const std::vector<std::string_view>& ids,
     std::vector<std::string> keys;
     keys.reserve(ids.size());
     for (std::string_view id : ids) keys.push_back(SharedKey(id));
-    ok = shared_->Invalidate(keys);
+    ok = shared_->Invalidate(keys, floors);
   }
   if (ok) {
     shared_counters_.invalidations += ids.size();

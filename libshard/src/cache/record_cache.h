@@ -77,8 +77,10 @@ class RecordCache {
                                           const std::vector<uint64_t>& versions);
   // After a COMMIT (or an outcome unknown) of writes to `ids`: the memory
   // tier, then the shared tier — confirming `early` when BeginInvalidate
-  // was called for these writes, else deleting the keys now.
-  void Invalidate(const std::vector<std::string_view>& ids, SharedTier::InFlightPtr early = {});
+  // was called for these writes, else deleting the keys now (`floors`:
+  // kDrop for deleted records only; see SharedTier::Invalidate).
+  void Invalidate(const std::vector<std::string_view>& ids, SharedTier::InFlightPtr early = {},
+                  SharedTier::Floors floors = SharedTier::Floors::kKeep);
   // After a rollback of writes whose invalidation was begun.
   void Abandon(SharedTier::InFlightPtr early);
 

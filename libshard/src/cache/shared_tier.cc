@@ -32,6 +32,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kLookup = 0;  // script indexes in RedisConn
 constexpr size_t kFill = 1;
 constexpr size_t kInvalidate = 2;
+constexpr size_t kDropKeepFloor = 3;
 constexpr size_t kDelChunk = 1000;  // keys per DEL command
 
 // Keys per DEL, pipelined in one round trip.
@@ -81,7 +82,7 @@ class SharedTier::Impl {
   void LookupMany(const std::vector<std::string>& keys, std::chrono::milliseconds ttl,
                   std::vector<LookupResult>* out);
   void FillMany(const std::vector<FillItem>& items, std::vector<Outcome>* out);
-  bool Invalidate(const std::vector<std::string>& keys);
+  bool Invalidate(const std::vector<std::string>& keys, Floors floors);
   InFlightPtr BeginInvalidate(std::vector<std::string> keys, const std::vector<uint64_t>& versions,
                               std::chrono::milliseconds ttl);
   bool FinishInvalidate(InFlight* f);
@@ -123,10 +124,13 @@ class SharedTier::Impl {
   const SharedTierOptions opt_;
   const RedisEndpoint ep_;
   std::string where_;  // "cache 'hot' at host:port/db": no password
-  // Deletes `keys` on `s`; false (with `error`) when the link or the server failed.
-  bool DeleteKeys(Session* s, const std::vector<std::string>& keys, std::string* error);
+  // Deletes `keys` on `s` (kKeep: their floors stay); false (with `error`)
+  // when the link or the server failed.
+  bool DeleteKeys(Session* s, const std::vector<std::string>& keys, Floors floors,
+                  std::string* error);
 
-  const std::vector<std::string_view> scripts_{kLookupScript, kFillScript, kInvalidateScript};
+  const std::vector<std::string_view> scripts_{kLookupScript, kFillScript, kInvalidateScript,
+                                               kDropKeepFloorScript};
 
   mutable std::mutex mu_;  // guards the members from here to last_error_
   CircuitBreaker breaker_;
@@ -250,16 +254,10 @@ bool SharedTier::Impl::Replay(Session* s, std::string* error) {
     replaying_ = keys.size();
   }
   if (keys.empty()) return true;
-  std::vector<ReplyPtr> replies;
+  // Floors stay: a queued invalidation may reach the server long after a
+  // later writer's early one.
   std::string why;
-  bool ok = s->conn->Run(DelCommands(keys), &replies, &why);
-  for (size_t i = 0; ok && i < replies.size(); ++i) {
-    std::string_view err = ErrorReplyText(replies[i].get());
-    if (!err.empty()) {
-      ok = false;
-      why = err;
-    }
-  }
+  const bool ok = DeleteKeys(s, keys, Floors::kKeep, &why);
   {
     // Back in the queue in the same step that ends the replay, so no call
     // sees neither a queue nor a replay while these keys are not deleted.
@@ -269,7 +267,7 @@ bool SharedTier::Impl::Replay(Session* s, std::string* error) {
   }
   if (!ok) {
     *error = where_ + ": replaying " + std::to_string(keys.size()) +
-             " queued invalidations failed: " + why;
+             " queued invalidations failed (" + why + ")";
   }
   return ok;
 }
@@ -424,24 +422,35 @@ void SharedTier::Impl::FillMany(const std::vector<FillItem>& items, std::vector<
   Release(&s, {});
 }
 
-bool SharedTier::Impl::DeleteKeys(Session* s, const std::vector<std::string>& keys,
+bool SharedTier::Impl::DeleteKeys(Session* s, const std::vector<std::string>& keys, Floors floors,
                                   std::string* error) {
-  std::vector<ReplyPtr> replies;
-  if (!s->conn->Run(DelCommands(keys), &replies, error)) {
-    *error = where_ + ": invalidate: " + *error;
-    return false;
-  }
-  for (const ReplyPtr& r : replies) {
-    std::string_view err = ErrorReplyText(r.get());
-    if (!err.empty()) {
-      *error = where_ + ": invalidate: " + std::string(err);
+  if (floors == Floors::kDrop) {
+    std::vector<ReplyPtr> replies;
+    if (!s->conn->Run(DelCommands(keys), &replies, error)) {
+      *error = where_ + ": invalidate: " + *error;
       return false;
     }
+    for (const ReplyPtr& r : replies) {
+      std::string_view err = ErrorReplyText(r.get());
+      if (!err.empty()) {
+        *error = where_ + ": invalidate: " + std::string(err);
+        return false;
+      }
+    }
+    return true;
+  }
+  for (size_t i = 0; i < keys.size(); i += kDelChunk) {
+    const size_t n = std::min(kDelChunk, keys.size() - i);
+    const std::string numkeys = std::to_string(n);
+    Command args{numkeys};
+    for (size_t j = i; j < i + n; ++j) args.push_back(keys[j]);
+    ReplyPtr reply;
+    if (RunScript(s, kDropKeepFloor, args, &reply, error) != RunResult::kOk) return false;
   }
   return true;
 }
 
-bool SharedTier::Impl::Invalidate(const std::vector<std::string>& keys) {
+bool SharedTier::Impl::Invalidate(const std::vector<std::string>& keys, Floors floors) {
   if (keys.empty()) return true;
   if (Faulted("invalidate")) {
     AddPending(keys);
@@ -453,7 +462,7 @@ bool SharedTier::Impl::Invalidate(const std::vector<std::string>& keys) {
     return false;
   }
   std::string error;
-  const bool ok = DeleteKeys(&s, keys, &error);
+  const bool ok = DeleteKeys(&s, keys, floors, &error);
   if (!ok) AddPending(keys);
   Release(&s, error);
   return ok;
@@ -515,11 +524,11 @@ bool SharedTier::Impl::FinishInvalidate(InFlight* f) {
     // NOSCRIPT (the script cache was flushed) or OOM: the keys were not
     // touched; delete them now, after the COMMIT, which is always safe.
     if (err.starts_with("NOSCRIPT")) (void)f->session.conn->Reload(kInvalidate, &error);
-    ok = !f->session.conn->broken() && DeleteKeys(&f->session, f->keys, &error);
+    ok = !f->session.conn->broken() && DeleteKeys(&f->session, f->keys, Floors::kKeep, &error);
   } else if (Clock::now() - f->sent > f->ttl / 2) {
     // The floor lives ttl from when the server ran the script; a COMMIT
     // that may have ended later needs the plain delete after it.
-    ok = DeleteKeys(&f->session, f->keys, &error);
+    ok = DeleteKeys(&f->session, f->keys, Floors::kKeep, &error);
   }
   if (!ok) AddPending(f->keys);
   Release(&f->session, ok ? std::string() : error);
@@ -556,8 +565,8 @@ void SharedTier::LookupMany(const std::vector<std::string>& keys, std::chrono::m
 void SharedTier::FillMany(const std::vector<FillItem>& items, std::vector<Outcome>* out) {
   impl_->FillMany(items, out);
 }
-bool SharedTier::Invalidate(const std::vector<std::string>& keys) {
-  return impl_->Invalidate(keys);
+bool SharedTier::Invalidate(const std::vector<std::string>& keys, Floors floors) {
+  return impl_->Invalidate(keys, floors);
 }
 SharedTier::InFlightPtr SharedTier::BeginInvalidate(std::vector<std::string> keys,
                                                     const std::vector<uint64_t>& versions,

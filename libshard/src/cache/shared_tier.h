@@ -114,8 +114,12 @@ class SharedTier {
   // record): kKept.
   void FillMany(const std::vector<FillItem>& items, std::vector<Outcome>* out);
   // Deletes the keys (one round trip). False when they could not be
-  // deleted now (then queued for replay; see above).
-  bool Invalidate(const std::vector<std::string>& keys);
+  // deleted now (then queued for replay; see above). kKeepFloors (puts,
+  // and every replay) leaves a key's version floor in place, which may be
+  // a later writer's (shared_tier_scripts.h, kDropKeepFloorScript);
+  // kDropFloors is a plain DEL, for deleted records.
+  enum class Floors { kKeep, kDrop };
+  bool Invalidate(const std::vector<std::string>& keys, Floors floors = Floors::kKeep);
 
   // A write's invalidation in two halves, around its COMMIT, so that its
   // round trip overlaps the COMMIT's. BeginInvalidate, once the write knows

@@ -115,13 +115,35 @@ inline constexpr std::string_view kInvalidateScript = R"lua(
 local n = #KEYS
 for i, k in ipairs(KEYS) do
   local f = tonumber(ARGV[i])
-  local old = redis.call('HGET', k, 'f')
+  local old = nil  -- (a key of another type, written by something else, just goes)
+  if redis.call('TYPE', k)['ok'] == 'hash' then old = redis.call('HGET', k, 'f') end
   if old and tonumber(old) > f then f = tonumber(old) end
   redis.call('DEL', k)
   redis.call('HSET', k, 'f', string.format('%d', f))
   redis.call('PEXPIRE', k, ARGV[n + 1])
 end
 return n
+)lua";
+
+// An invalidation after COMMIT (SharedTier::Invalidate with kKeepFloors,
+// and every replay of a queued one): as DEL — the entry and every lease go
+// — but a version floor stays, with the key's remaining expiry. The floor
+// may be another writer's: the next writer of the id sends its early
+// invalidation once this write's COMMIT let go of the row, and this DEL can
+// still reach the server after that script. Deletes use a plain DEL: the
+// next writer of a deleted id creates version 1, which no floor protects.
+inline constexpr std::string_view kDropKeepFloorScript = R"lua(
+for i, k in ipairs(KEYS) do
+  local f = nil
+  if redis.call('TYPE', k)['ok'] == 'hash' then f = redis.call('HGET', k, 'f') end
+  local ttl = redis.call('PTTL', k)
+  redis.call('DEL', k)
+  if f and ttl > 0 then
+    redis.call('HSET', k, 'f', f)
+    redis.call('PEXPIRE', k, ttl)
+  end
+end
+return #KEYS
 )lua";
 
 }  // namespace libshard::cache
