@@ -244,7 +244,7 @@ class ShardWriter {
       if (!items.empty() && items.back().id == w.id) return std::nullopt;  // repeated id
       items.push_back({w.id, w.bucket, w.body, w.options->if_version});
       buckets.push_back(w.bucket);
-      bytes += ValueBytes(w.id) + ValueBytes(w.body) + kRowOverhead;
+      if (pg) bytes += ValueBytes(w.id) + ValueBytes(w.body) + kRowOverhead;
     }
     std::sort(buckets.begin(), buckets.end());
     buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
@@ -269,12 +269,17 @@ class ShardWriter {
         return Status::OK();
       }
       try {
-        if (pg ? RunPgPutMany(c, items, buckets, conditional, lease_left_ms, &versions, &declined)
-               : RunMyPutMany(c, items, buckets, lease_left_ms, &versions, &declined)) {
+        const int64_t now = store_.NowMicros();
+        const records::PutManyOutcome o =
+            pg ? PgPutMany(c, conditional).Run(items, buckets, now, lease_left_ms, &versions)
+               : records::RunMyPutMany(c.sql(), entity_, store_.cluster_id, items, buckets, now,
+                                       lease_left_ms, &versions);
+        if (o == records::PutManyOutcome::kMalformed) {
           return Status::Internal("write on database '" + pool_.name() +
                                   "': the batch was written, but its versions could not be "
                                   "read from the answer");
         }
+        declined = o == records::PutManyOutcome::kDeclined;
       } catch (const soci::soci_error& err) {
         if (backend::Classify(err) == backend::ErrorKind::kConnection) {
           c.MarkBroken();
@@ -297,31 +302,14 @@ class ShardWriter {
     return Status::OK();
   }
 
-  // The one-statement batch on each server; true when the batch was
-  // written but its answer did not parse (a bug, reported as such).
-  bool RunPgPutMany(Connection& c, const std::vector<records::PutManyItem>& items,
-                    const std::vector<uint32_t>& buckets, bool conditional, int64_t lease_left_ms,
-                    std::vector<uint64_t>* versions, bool* declined) {
+  // PostgreSQL's one-statement batch, prepared once per connection.
+  records::PgPutManyStatement& PgPutMany(Connection& c, bool conditional) {
     const std::string e(entity_);
-    auto& st = c.Cached<records::PgPutManyStatement>(
+    return c.Cached<records::PgPutManyStatement>(
         records::PgPutManyStatement::Key(e, conditional), [&] {
           return std::make_unique<records::PgPutManyStatement>(c.sql(), e, store_.cluster_id,
                                                                conditional);
         });
-    using Outcome = records::PgPutManyStatement::Outcome;
-    const Outcome o = st.Run(items, buckets, store_.NowMicros(), lease_left_ms, versions);
-    *declined = o == Outcome::kDeclined;
-    return o == Outcome::kMalformed;
-  }
-
-  bool RunMyPutMany(Connection& c, const std::vector<records::PutManyItem>& items,
-                    const std::vector<uint32_t>& buckets, int64_t lease_left_ms,
-                    std::vector<uint64_t>* versions, bool* declined) {
-    using Outcome = records::MyPutManyOutcome;
-    const Outcome o = records::RunMyPutMany(c.sql(), entity_, store_.cluster_id, items, buckets,
-                                            store_.NowMicros(), lease_left_ms, versions);
-    *declined = o == Outcome::kDeclined;
-    return o == Outcome::kMalformed;
   }
 
   // The fence, then the writes. The point put on SQLite (one record, no

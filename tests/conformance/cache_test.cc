@@ -96,11 +96,20 @@ CacheMetrics Tier(Store& store, const std::string& entity, const std::string& ti
 Document Doc(int n) { return Document::MakeObject({{"n", n}}); }
 
 // A shared-tier cluster whose record "k" is at version 1 and cached.
-CacheEnv OpenSharedWithK(const std::string& url) {
-  CacheEnv env = OpenCached(SharedCache(), {}, url);
+CacheEnv OpenSharedWithK(const std::string& url, milliseconds ttl = milliseconds(60000)) {
+  CacheEnv env = OpenCached(SharedCache(ttl), {}, url);
   REQUIRE_OK(env->Put(env.entity, "k", Doc(1)));
   REQUIRE_OK(env->Get(env.entity, "k"));  // filled: version 1 is cached
   return env;
+}
+
+// Every one of `stores` reads "k" at `version`.
+void CheckAllRead(std::initializer_list<Store*> stores, const std::string& e, uint64_t version) {
+  for (Store* s : stores) {
+    Result<Record> r = s->Get(e, "k");
+    REQUIRE_OK(r);
+    CHECK(r->version == version);
+  }
 }
 
 // The race of a reader that misses, reads version 1 from the shard, and
@@ -610,11 +619,7 @@ TEST_CASE("cache shared: a reader between a put's early invalidation and its COM
   REQUIRE_OK(put);
   CHECK(*put == 2);
   std::unique_ptr<Store> third = env.Another();
-  for (Store* s : {env.store.get(), third.get(), env.store.get()}) {
-    Result<Record> r = s->Get(e, "k");
-    REQUIRE_OK(r);
-    CHECK(r->version == 2);
-  }
+  CheckAllRead({env.store.get(), third.get(), env.store.get()}, e, 2);
   CHECK(Tier(*env, e, "shared").hits >= 1);  // version 2 was filled and served
 }
 
@@ -660,11 +665,7 @@ TEST_CASE("cache shared: an invalidation replayed after a later put's early inva
   }
   REQUIRE_OK(v3);
   CHECK(*v3 == 3);
-  for (Store* s : {c.get(), env.store.get(), c.get()}) {
-    Result<Record> r = s->Get(e, "k");
-    REQUIRE_OK(r);
-    CHECK(r->version == 3);
-  }
+  CheckAllRead({c.get(), env.store.get(), c.get()}, e, 3);
 }
 
 // The window ARCHITECTURE.md states: an eviction of the key between a
@@ -677,10 +678,8 @@ TEST_CASE("cache shared: an eviction during a put's COMMIT — the stale fill it
   const std::optional<std::string> url = CacheUrlFromEnv();
   if (!url) return;
   constexpr milliseconds kTtl{600};
-  CacheEnv env = OpenCached(SharedCache(kTtl), {}, *url);
+  CacheEnv env = OpenSharedWithK(*url, kTtl);
   const std::string e = env.entity;
-  REQUIRE_OK(env->Put(e, "k", Doc(1)));
-  REQUIRE_OK(env->Get(e, "k"));
   auto writer_env = std::make_shared<FaultEnv>();
   std::unique_ptr<Store> writer = env.Another({}, writer_env);
   std::unique_ptr<Store> reader = env.Another();
@@ -703,11 +702,7 @@ TEST_CASE("cache shared: an eviction during a put's COMMIT — the stale fill it
   CHECK(*put == 2);
   std::this_thread::sleep_until(missed + kTtl + milliseconds(100));
   std::unique_ptr<Store> third = env.Another();
-  for (Store* s : {reader.get(), third.get(), env.store.get()}) {
-    Result<Record> r = s->Get(e, "k");
-    REQUIRE_OK(r);
-    CHECK(r->version == 2);
-  }
+  CheckAllRead({reader.get(), third.get(), env.store.get()}, e, 2);
 }
 
 // A COMMIT that fails after the early invalidation was sent rolls the put

@@ -323,6 +323,19 @@ TEST_SUITE("shared tier") {
     CHECK(FillOne(*tier, k, r.lease, 1, "one") == Outcome::kStored);
     CHECK(raw.Run({"SCRIPT", "FLUSH"}) == "+OK");
     CHECK(LookupOne(*tier, k).outcome == Outcome::kHit);
+    // An invalidation after COMMIT (the keep-floor script) and a put's early
+    // one (its fallback deletes after the COMMIT) load theirs again too.
+    CHECK(raw.Run({"SCRIPT", "FLUSH"}) == "+OK");
+    CHECK(tier->Invalidate({k}));
+    CHECK(raw.Run({"EXISTS", k}) == "0");
+    CHECK(tier->pending() == 0);
+    r = LookupOne(*tier, k);
+    REQUIRE(r.outcome == Outcome::kMiss);
+    CHECK(FillOne(*tier, k, r.lease, 1, "one") == Outcome::kStored);
+    CHECK(raw.Run({"SCRIPT", "FLUSH"}) == "+OK");
+    CHECK(tier->FinishInvalidate(tier->BeginInvalidate({k}, {2}, 60s)));
+    CHECK(raw.Run({"HEXISTS", k, "v"}) == "0");
+    CHECK(tier->pending() == 0);
   }
 
   TEST_CASE("a wrong password is an error that does not quote it") {

@@ -33,18 +33,8 @@ constexpr size_t kLookup = 0;  // script indexes in RedisConn
 constexpr size_t kFill = 1;
 constexpr size_t kInvalidate = 2;
 constexpr size_t kDropKeepFloor = 3;
-constexpr size_t kDelChunk = 1000;  // keys per DEL command
+constexpr size_t kDelChunk = 1000;  // keys per DEL or keep-floor command
 
-// Keys per DEL, pipelined in one round trip.
-std::vector<Command> DelCommands(const std::vector<std::string>& keys) {
-  std::vector<Command> cmds;
-  for (size_t i = 0; i < keys.size(); i += kDelChunk) {
-    Command cmd{"DEL"};
-    for (size_t j = i; j < keys.size() && j < i + kDelChunk; ++j) cmd.push_back(keys[j]);
-    cmds.push_back(std::move(cmd));
-  }
-  return cmds;
-}
 
 template <typename T>
 bool ParseDecimal(const redisReply* r, T* out) {
@@ -424,30 +414,41 @@ void SharedTier::Impl::FillMany(const std::vector<FillItem>& items, std::vector<
 
 bool SharedTier::Impl::DeleteKeys(Session* s, const std::vector<std::string>& keys, Floors floors,
                                   std::string* error) {
-  if (floors == Floors::kDrop) {
+  // kDrop: DEL; kKeep: the script. Chunks of kDelChunk keys (a replay can
+  // carry 100 000), pipelined in one round trip.
+  std::vector<std::string> counts;  // reserved: the views below stay valid
+  counts.reserve(keys.size() / kDelChunk + 1);
+  std::vector<Command> cmds;
+  for (size_t i = 0; i < keys.size(); i += kDelChunk) {
+    const size_t n = std::min(kDelChunk, keys.size() - i);
+    Command cmd = floors == Floors::kDrop
+                      ? Command{"DEL"}
+                      : Command{"EVALSHA", s->conn->sha(kDropKeepFloor),
+                                counts.emplace_back(std::to_string(n))};
+    cmd.insert(cmd.end(), keys.begin() + static_cast<std::ptrdiff_t>(i),
+               keys.begin() + static_cast<std::ptrdiff_t>(i + n));
+    cmds.push_back(std::move(cmd));
+  }
+  for (int attempt = 0;; ++attempt) {
     std::vector<ReplyPtr> replies;
-    if (!s->conn->Run(DelCommands(keys), &replies, error)) {
+    if (!s->conn->Run(cmds, &replies, error)) {
       *error = where_ + ": invalidate: " + *error;
       return false;
     }
+    std::string_view err;
     for (const ReplyPtr& r : replies) {
-      std::string_view err = ErrorReplyText(r.get());
-      if (!err.empty()) {
-        *error = where_ + ": invalidate: " + std::string(err);
-        return false;
-      }
+      if (err.empty()) err = ErrorReplyText(r.get());
     }
-    return true;
+    if (err.empty()) return true;
+    // The script cache was flushed: load it again, once, and run all the
+    // chunks again (deleting a key twice is harmless).
+    if (attempt == 0 && err.starts_with("NOSCRIPT") && s->conn->Reload(kDropKeepFloor, error)) {
+      for (Command& cmd : cmds) cmd[1] = s->conn->sha(kDropKeepFloor);
+      continue;
+    }
+    *error = where_ + ": invalidate: " + std::string(err);
+    return false;
   }
-  for (size_t i = 0; i < keys.size(); i += kDelChunk) {
-    const size_t n = std::min(kDelChunk, keys.size() - i);
-    const std::string numkeys = std::to_string(n);
-    Command args{numkeys};
-    for (size_t j = i; j < i + n; ++j) args.push_back(keys[j]);
-    ReplyPtr reply;
-    if (RunScript(s, kDropKeepFloor, args, &reply, error) != RunResult::kOk) return false;
-  }
-  return true;
 }
 
 bool SharedTier::Impl::Invalidate(const std::vector<std::string>& keys, Floors floors) {
@@ -527,7 +528,7 @@ bool SharedTier::Impl::FinishInvalidate(InFlight* f) {
     ok = !f->session.conn->broken() && DeleteKeys(&f->session, f->keys, Floors::kKeep, &error);
   } else if (Clock::now() - f->sent > f->ttl / 2) {
     // The floor lives ttl from when the server ran the script; a COMMIT
-    // that may have ended later needs the plain delete after it.
+    // that may have ended later needs a delete after it.
     ok = DeleteKeys(&f->session, f->keys, Floors::kKeep, &error);
   }
   if (!ok) AddPending(f->keys);

@@ -161,12 +161,12 @@ size_t MyPutManyBytes(const std::vector<PutManyItem>& items, size_t bucket_count
   return n;
 }
 
-MyPutManyOutcome RunMyPutMany(soci::session& sql, std::string_view entity,
+PutManyOutcome RunMyPutMany(soci::session& sql, std::string_view entity,
                               const std::string& cluster_id,
                               const std::vector<PutManyItem>& items,
                               const std::vector<uint32_t>& buckets, int64_t now_us,
                               int64_t deadline_ms, std::vector<uint64_t>* versions) {
-  if (!PlainId(cluster_id)) return MyPutManyOutcome::kDeclined;
+  if (!PlainId(cluster_id)) return PutManyOutcome::kDeclined;
   const std::string text = BuildText(entity, cluster_id, items, buckets, now_us, deadline_ms,
                                      MyPutManyBytes(items, buckets.size()));
   versions->assign(items.size(), 0);
@@ -212,7 +212,7 @@ MyPutManyOutcome RunMyPutMany(soci::session& sql, std::string_view entity,
     if (e.err_num_ == kSignalException && std::string_view(e.what()).find(kDeclined) !=
                                               std::string_view::npos) {
       if (hooks) hooks->After(kOp, text);  // an answer, not a failure
-      return MyPutManyOutcome::kDeclined;
+      return PutManyOutcome::kDeclined;
     }
     if (hooks) hooks->Failed(kOp, text);  // may throw a replacement (a timeout)
     throw;
@@ -221,8 +221,8 @@ MyPutManyOutcome RunMyPutMany(soci::session& sql, std::string_view entity,
     throw;
   }
   if (hooks) hooks->After(kOp, text);
-  if (malformed || returned != upserts.size()) return MyPutManyOutcome::kMalformed;
-  return MyPutManyOutcome::kWritten;
+  if (malformed || returned != upserts.size()) return PutManyOutcome::kMalformed;
+  return PutManyOutcome::kWritten;
 }
 
 }  // namespace libshard::records

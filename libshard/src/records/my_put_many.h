@@ -45,12 +45,6 @@
 
 namespace libshard::records {
 
-enum class MyPutManyOutcome {
-  kWritten,   // every item; (*versions)[i] set for every item i
-  kDeclined,  // a check failed: nothing was written
-  kMalformed  // committed, but the answer did not parse (a bug)
-};
-
 // The statement's length for `items`, before building it (the caller
 // keeps it below the server's packet limit).
 size_t MyPutManyBytes(const std::vector<PutManyItem>& items, size_t bucket_count);
@@ -59,7 +53,7 @@ size_t MyPutManyBytes(const std::vector<PutManyItem>& items, size_t bucket_count
 // sorted. Throws soci::mysql_soci_error when the statement failed — the
 // whole batch undone, or, for a connection error, its outcome unknown.
 // Runs the session's hooks (FaultEnv, the statement timeout) around it.
-MyPutManyOutcome RunMyPutMany(soci::session& sql, std::string_view entity,
+PutManyOutcome RunMyPutMany(soci::session& sql, std::string_view entity,
                               const std::string& cluster_id,
                               const std::vector<PutManyItem>& items,
                               const std::vector<uint32_t>& buckets, int64_t now_us,

@@ -54,11 +54,7 @@ class PgPutManyStatement : public backend::Prepared {
   PgPutManyStatement(soci::session& sql, std::string_view entity, const std::string& cluster_id,
                      bool conditional);
   // `items` sorted by id, each id once; `buckets` their distinct buckets.
-  enum class Outcome {
-    kWritten,   // every item; (*versions)[i] set for every item i
-    kDeclined,  // a check before writing failed: nothing was written
-    kMalformed  // committed, but the answer did not parse (a bug)
-  };
+  using Outcome = PutManyOutcome;
   // Throws soci::soci_error, the whole batch undone, when a check fails
   // while writing (or the link broke: then the outcome is unknown).
   Outcome Run(const std::vector<Item>& items, const std::vector<uint32_t>& buckets, int64_t now_us,

@@ -1,5 +1,6 @@
 // One put of a one-statement shard batch (records/pg_put_many.h,
-// records/my_put_many.h): views into the caller's PendingWrite.
+// records/my_put_many.h), views into the caller's PendingWrite, and what
+// either statement answers.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,12 @@ struct PutManyItem {
   uint32_t bucket = 0;
   std::string_view body;
   std::optional<uint64_t> expect;  // WriteOptions::if_version
+};
+
+enum class PutManyOutcome {
+  kWritten,   // every item; (*versions)[i] set for every item i
+  kDeclined,  // a check failed: nothing was written
+  kMalformed  // committed, but the answer did not parse (a bug)
 };
 
 }  // namespace libshard::records
