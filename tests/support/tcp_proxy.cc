@@ -50,8 +50,12 @@ TcpProxy::~TcpProxy() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   acceptor_.join();
   ::close(listen_fd_);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (std::thread& t : pumps_) t.join();
+  std::vector<std::thread> pumps;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // pumps take it as they end: join outside it
+    pumps.swap(pumps_);
+  }
+  for (std::thread& t : pumps) t.join();
 }
 
 void TcpProxy::AcceptLoop() {
@@ -68,6 +72,8 @@ void TcpProxy::AcceptLoop() {
       continue;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    live_.insert(client);
+    live_.insert(server);
     pumps_.emplace_back([this, client, server] { Pump(client, server); });
   }
 }
@@ -90,8 +96,18 @@ void TcpProxy::Pump(int client, int server) {
     }
     if (!open) break;
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  live_.erase(client);
+  live_.erase(server);
   ::close(client);
   ::close(server);
+}
+
+void TcpProxy::CutAll() {
+  // shutdown, not close: the pump still owns the descriptors, sees the end
+  // of both streams and closes them itself.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int fd : live_) ::shutdown(fd, SHUT_RDWR);
 }
 
 }  // namespace libshard::testing

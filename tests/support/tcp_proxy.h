@@ -2,11 +2,14 @@
 // database server looks, from the client, exactly like a frozen one (a
 // stopped VM or a SIGSTOPped server): connections stay open, bytes stop
 // flowing both ways. Thawing lets them flow again. For statement-timeout
-// tests; never points anywhere but the loopback servers of scripts/servers.sh.
+// tests, and for cutting every link at once (CutAll: the client sees the
+// server close the connection, as after a server restart or a KILL); never
+// points anywhere but the loopback servers of scripts/servers.sh.
 #pragma once
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -22,6 +25,8 @@ class TcpProxy {
 
   int port() const { return port_; }
   void Freeze(bool frozen) { frozen_ = frozen; }
+  // Closes every connection forwarded so far, both ways; new ones work.
+  void CutAll();
 
  private:
   void AcceptLoop();
@@ -35,6 +40,7 @@ class TcpProxy {
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<std::thread> pumps_;
+  std::set<int> live_;  // sockets of forwarded connections still open (under mu_)
 };
 
 }  // namespace libshard::testing

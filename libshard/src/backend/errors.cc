@@ -25,6 +25,11 @@ ErrorKind ClassifyMysql(const soci::mysql_soci_error& e) {
       return ErrorKind::kTooLarge;
     case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:
     case 1040: case 1045: case 1049: case 1927:  // too many conns, access denied, no db, killed
+    // A prepared statement (backend/mysql_statement.h) the client library
+    // closed when it reconnected (CR_STMT_CLOSED), or one the server does
+    // not know (ER_UNKNOWN_STMT_HANDLER): only a new connection, which
+    // prepares it again, can run it.
+    case 2056: case 1243:
       return ErrorKind::kConnection;
     default: return ErrorKind::kOther;
   }

@@ -1,5 +1,7 @@
 #include "records/record_table.h"
 
+#include <soci/mysql/soci-mysql.h>
+
 #include <algorithm>
 
 #include "libshard/config.h"
@@ -14,6 +16,9 @@ void DecodeInto(const backend::Dialect& d, const std::string& fetched, std::stri
     throw soci::soci_error("stored bytes are not valid hex");
   }
 }
+
+// ER_MAX_PREPARED_STMT_COUNT_REACHED.
+constexpr int kMaxPreparedStatementsReached = 1461;
 
 // A native statement's row "id, version, updated, body" (columns 0–3).
 void ReadRecordRow(const backend::SqliteStatement& st, RawRecord* rec) {
@@ -84,6 +89,20 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
                  TableName(entity) + " r ON r.id = ?1 WHERE o.cluster_id = ?2 AND o.bucket = ?3");
     return;
   }
+  if (d.backend() == Backend::kMysql) {
+    try {
+      mysql_ = std::make_unique<backend::MysqlStatement>(
+          sql, "SELECT o.state, o.peer, r.version, r.updated, r.body FROM ls_owner o LEFT JOIN " +
+                   TableName(entity) + " r ON r.id = ? WHERE o.cluster_id = ? AND o.bucket = ?");
+      return;
+    } catch (const soci::mysql_soci_error& e) {
+      // The server holds at most max_prepared_stmt_count (16 382 by
+      // default) prepared statements for all its clients; one per entity
+      // per pooled connection is this statement's share. When they run
+      // out, the text statement below does the same read.
+      if (e.err_num_ != kMaxPreparedStatementsReached) throw;
+    }
+  }
   soci::details::prepare_temp_type prep =
       (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
                           d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
@@ -97,29 +116,39 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
   st_ = prep;
 }
 
+namespace {
+
+// The point get on a statement of the native API (SqliteStatement,
+// MysqlStatement): the same columns, read the same way.
+template <class Native>
+GetStatement::Found RunNative(Native& st, std::string_view id, const std::string& cluster_id,
+                              uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner) {
+  typename Native::Reader reader(st);
+  st.BindBytes(1, id);
+  st.BindText(2, cluster_id);
+  st.BindInt(3, bucket);
+  if (!st.Execute()) {  // no ownership row: not this shard's bucket
+    *owner = cluster::BucketOwner{};
+    return GetStatement::Found::kNotOwned;
+  }
+  const int state = static_cast<int>(st.Int(0));
+  if (state != cluster::BucketOwner::kOwned) {
+    *owner = cluster::BucketOwner{state, std::string(st.Bytes(1))};
+    return GetStatement::Found::kNotOwned;
+  }
+  if (st.IsNull(2)) return GetStatement::Found::kNo;
+  out->version = static_cast<uint64_t>(st.Int(2));
+  out->updated_us = st.Int(3);
+  out->body.assign(st.Bytes(4));
+  return GetStatement::Found::kYes;
+}
+
+}  // namespace
+
 GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawRecord* out,
                                       cluster::BucketOwner* owner) {
-  if (native_) {
-    backend::SqliteStatement& st = *native_;
-    backend::SqliteStatement::Reader reader(st);
-    st.BindBytes(1, id);
-    st.BindText(2, cluster_id_);
-    st.BindInt(3, bucket);
-    if (!st.Execute()) {  // no ownership row: not this shard's bucket
-      *owner = cluster::BucketOwner{};
-      return Found::kNotOwned;
-    }
-    const int state = static_cast<int>(st.Int(0));
-    if (state != cluster::BucketOwner::kOwned) {
-      *owner = cluster::BucketOwner{state, std::string(st.Bytes(1))};
-      return Found::kNotOwned;
-    }
-    if (st.IsNull(2)) return Found::kNo;
-    out->version = static_cast<uint64_t>(st.Int(2));
-    out->updated_us = st.Int(3);
-    out->body.assign(st.Bytes(4));
-    return Found::kYes;
-  }
+  if (native_) return RunNative(*native_, id, cluster_id_, bucket, out, owner);
+  if (mysql_) return RunNative(*mysql_, id, cluster_id_, bucket, out, owner);
   id_ = dialect_.EncodeBytes(id);
   bucket_ = static_cast<int>(bucket);
   bool row = st_.execute(true);

@@ -11,6 +11,9 @@
 // (LockVersionStatement) and the row writes (WriteStatements) run on the
 // session's native sqlite3 handle (backend/sqlite_statement.h) instead of
 // SOCI's statement layer, which cost more than the statements themselves.
+// On MariaDB the point get is a server-side prepared statement
+// (backend/mysql_statement.h): SOCI's MySQL backend sends every execution
+// as text for the server to parse again.
 // All Run() methods throw soci::soci_error; callers translate.
 #pragma once
 
@@ -24,6 +27,7 @@
 #include "backend/connection.h"
 #include "backend/dialect.h"
 #include "backend/int_column.h"
+#include "backend/mysql_statement.h"
 #include "backend/sqlite_statement.h"
 #include "cluster/route_retry.h"
 #include "libshard/store.h"
@@ -58,6 +62,7 @@ class GetStatement : public backend::Prepared {
   soci::indicator body_ind_ = soci::i_ok;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
+  std::unique_ptr<backend::MysqlStatement> mysql_;    // MariaDB: instead of st_
 };
 
 // Inside a write transaction: the current version (locked until commit on
