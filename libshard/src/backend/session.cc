@@ -273,6 +273,12 @@ void* NativeMysqlHandle(soci::session& sql) {
   return static_cast<soci::mysql_session_backend*>(b)->conn_;
 }
 
+void* NativePgHandle(soci::session& sql) {
+  session_backend* b = sql.get_backend();
+  if (auto* hooked = dynamic_cast<HookedSession*>(b)) b = &hooked->inner();
+  return static_cast<soci::postgresql_session_backend*>(b)->conn_;
+}
+
 bool LinkLooksClosed(soci::session& sql) {
   session_backend* b = sql.get_backend();
   if (auto* hooked = dynamic_cast<HookedSession*>(b)) b = &hooked->inner();

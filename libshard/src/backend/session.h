@@ -70,6 +70,8 @@ Session OpenSession(Backend backend, const std::string& url,
 void* NativeSqliteHandle(soci::session& sql);
 // The MYSQL* of a MariaDB session, hooked or not.
 void* NativeMysqlHandle(soci::session& sql);
+// The PGconn* of a PostgreSQL session, hooked or not.
+void* NativePgHandle(soci::session& sql);
 
 // Whether an idle networked session's link has visibly ended (the server
 // closed it or sent it something unasked, such as a shutdown notice);

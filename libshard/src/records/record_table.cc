@@ -103,6 +103,12 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
       if (e.err_num_ != kMaxPreparedStatementsReached) throw;
     }
   }
+  if (d.backend() == Backend::kPostgres) {
+    pg_ = std::make_unique<backend::PgStatement>(
+        sql, "SELECT o.state, o.peer, r.version, r.updated, r.body FROM ls_owner o LEFT JOIN " +
+                 TableName(entity) + " r ON r.id = $1 WHERE o.cluster_id = $2 AND o.bucket = $3");
+    return;
+  }
   soci::details::prepare_temp_type prep =
       (sql.prepare << "SELECT o.state, o.peer, r.version, r.updated, " +
                           d.BytesColumn("r.body") + " FROM ls_owner o LEFT JOIN " +
@@ -119,7 +125,7 @@ GetStatement::GetStatement(soci::session& sql, const backend::Dialect& d,
 namespace {
 
 // The point get on a statement of the native API (SqliteStatement,
-// MysqlStatement): the same columns, read the same way.
+// MysqlStatement, PgStatement): the same columns, read the same way.
 template <class Native>
 GetStatement::Found RunNative(Native& st, std::string_view id, const std::string& cluster_id,
                               uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner) {
@@ -149,6 +155,7 @@ GetStatement::Found GetStatement::Run(std::string_view id, uint32_t bucket, RawR
                                       cluster::BucketOwner* owner) {
   if (native_) return RunNative(*native_, id, cluster_id_, bucket, out, owner);
   if (mysql_) return RunNative(*mysql_, id, cluster_id_, bucket, out, owner);
+  if (pg_) return RunNative(*pg_, id, cluster_id_, bucket, out, owner);
   id_ = dialect_.EncodeBytes(id);
   bucket_ = static_cast<int>(bucket);
   bool row = st_.execute(true);

@@ -11,9 +11,11 @@
 // (LockVersionStatement) and the row writes (WriteStatements) run on the
 // session's native sqlite3 handle (backend/sqlite_statement.h) instead of
 // SOCI's statement layer, which cost more than the statements themselves.
-// On MariaDB the point get is a server-side prepared statement
-// (backend/mysql_statement.h): SOCI's MySQL backend sends every execution
-// as text for the server to parse again.
+// The point get also runs natively on the servers: on MariaDB as a
+// server-side prepared statement (backend/mysql_statement.h; SOCI's MySQL
+// backend sends every execution as text for the server to parse again),
+// on PostgreSQL with binary results (backend/pg_statement.h; SOCI reads
+// text, so the body would travel hex-encoded).
 // All Run() methods throw soci::soci_error; callers translate.
 #pragma once
 
@@ -28,6 +30,7 @@
 #include "backend/dialect.h"
 #include "backend/int_column.h"
 #include "backend/mysql_statement.h"
+#include "backend/pg_statement.h"
 #include "backend/sqlite_statement.h"
 #include "cluster/route_retry.h"
 #include "libshard/store.h"
@@ -63,6 +66,7 @@ class GetStatement : public backend::Prepared {
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
   std::unique_ptr<backend::MysqlStatement> mysql_;    // MariaDB: instead of st_
+  std::unique_ptr<backend::PgStatement> pg_;          // PostgreSQL: instead of st_
 };
 
 // Inside a write transaction: the current version (locked until commit on

@@ -1,12 +1,14 @@
-// The point get on MariaDB is a server-side prepared statement
-// (backend/mysql_statement.h) instead of SOCI's text statement. What it
-// must keep: byte-exact bodies of any length (its result buffers grow),
-// and a link that breaks — with or without the client library's
-// auto-reconnect, which silently forgets the connection's prepared
-// statements — costs one retried read, never a failed or wrong one.
-// When the server's prepared statements run out, the text statement does
-// the read. MariaDB shards only; the first one is reached through a
-// TcpProxy that can cut every link at once.
+// The point get on the servers runs on the native client libraries, not
+// through SOCI's statements: on MariaDB a server-side prepared statement
+// (backend/mysql_statement.h), on PostgreSQL a prepared statement with
+// binary results (backend/pg_statement.h). What they must keep: byte-exact
+// bodies of any length (MariaDB's result buffers grow; PostgreSQL's bytes
+// are no longer hex), and a link that breaks — on MariaDB with or without
+// the client library's auto-reconnect, which silently forgets the
+// connection's prepared statements — costs one retried read, never a
+// failed or wrong one. When MariaDB's prepared statements run out, the
+// text statement does the read. The first shard of the backend under test
+// is reached through a TcpProxy that can cut every link at once.
 #include <soci/soci.h>
 
 #include <regex>
@@ -35,17 +37,17 @@ Document Body(size_t n, int seed) {
   return Document::MakeObject({{"text", Document(text)}, {"seed", int64_t{seed}}});
 }
 
-void CheckGetsAfterCuts(bool auto_reconnect) {
+void CheckGetsAfterCuts(Backend backend, bool auto_reconnect) {
   AnnounceBackend();
   TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
   DatabaseConfig* target = nullptr;
   for (const std::string& shard : tc.config.shards) {
     for (DatabaseConfig& db : tc.config.databases) {
-      if (db.name == shard && db.backend == Backend::kMysql && target == nullptr) target = &db;
+      if (db.name == shard && db.backend == backend && target == nullptr) target = &db;
     }
   }
   if (target == nullptr) {
-    MESSAGE("no MariaDB shard on this backend: nothing to check");
+    MESSAGE("no " << std::string(BackendName(backend)) << " shard on this backend: nothing to check");
     return;
   }
   const int port = PortOf(target->url);
@@ -95,15 +97,20 @@ void CheckGetsAfterCuts(bool auto_reconnect) {
 
 }  // namespace
 
-TEST_CASE("mysql statement: prepared point gets stay byte-exact and survive cut links") {
-  CheckGetsAfterCuts(false);
+TEST_CASE("native get: MariaDB's prepared point gets stay byte-exact and survive cut links") {
+  CheckGetsAfterCuts(Backend::kMysql, false);
 }
 
-TEST_CASE("mysql statement: prepared point gets survive cut links with the client's auto-reconnect on") {
-  CheckGetsAfterCuts(true);
+TEST_CASE("native get: MariaDB's prepared point gets survive cut links with the client's "
+          "auto-reconnect on") {
+  CheckGetsAfterCuts(Backend::kMysql, true);
 }
 
-TEST_CASE("mysql statement: when the server refuses more prepared statements, point gets use the "
+TEST_CASE("native get: PostgreSQL's binary point gets stay byte-exact and survive cut links") {
+  CheckGetsAfterCuts(Backend::kPostgres, false);
+}
+
+TEST_CASE("native get: when MariaDB refuses more prepared statements, point gets use the "
           "text statement") {
   AnnounceBackend();
   TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
