@@ -21,11 +21,26 @@ void DecodeInto(const backend::Dialect& d, const std::string& fetched, std::stri
 constexpr int kMaxPreparedStatementsReached = 1461;
 
 // A native statement's row "id, version, updated, body" (columns 0–3).
-void ReadRecordRow(const backend::SqliteStatement& st, RawRecord* rec) {
+template <class Native>
+void ReadRecordRow(const Native& st, RawRecord* rec) {
   rec->id.assign(st.Bytes(0));
   rec->version = static_cast<uint64_t>(st.Int(1));
   rec->updated_us = st.Int(2);
   rec->body.assign(st.Bytes(3));
+}
+
+// A multi-get's rows "id, version, updated, body, state": the owned ones
+// to `out`, the others' ids to `not_owned`.
+template <class Native>
+void ReadMultiGetRows(Native& st, std::vector<RawRecord>* out,
+                      std::vector<std::string>* not_owned) {
+  for (bool row = st.Execute(); row; row = st.Fetch()) {
+    if (st.Int(4) != cluster::BucketOwner::kOwned) {
+      not_owned->emplace_back(st.Bytes(0));
+      continue;
+    }
+    ReadRecordRow(st, &out->emplace_back());
+  }
 }
 
 std::string SelectColumns(const backend::Dialect& d) {
@@ -467,6 +482,21 @@ MultiGetStatement::MultiGetStatement(soci::session& sql, const backend::Dialect&
                  " CROSS JOIN ls_owner o ON o.cluster_id = ?1 AND o.bucket = r.bucket");
     return;
   }
+  if (d.backend() == Backend::kPostgres) {
+    // On libpq with binary results (backend/pg_statement.h): the bodies
+    // travel as their bytes, not hex. Unused slots repeat the last id.
+    std::string in;
+    for (size_t i = 0; i < size; ++i) {
+      in += i ? ", $" : "$";
+      in += std::to_string(i + 2);
+    }
+    pg_ = std::make_unique<backend::PgStatement>(
+        sql, "SELECT r.id, r.version, r.updated, r.body, COALESCE((SELECT o.state FROM ls_owner o"
+             " WHERE o.cluster_id = $1 AND o.bucket = r.bucket), " +
+                 std::to_string(cluster::BucketOwner::kNotOwned) + ") FROM " + TableName(entity) +
+                 " r WHERE r.id IN (" + in + ")");
+    return;
+  }
   ids_.resize(size);
   std::string in;
   for (size_t i = 0; i < size; ++i) {
@@ -508,13 +538,17 @@ void MultiGetStatement::Run(const std::vector<std::string_view>& ids,
         st.BindNull(static_cast<int>(i) + 2);
       }
     }
-    for (bool row = st.Execute(); row; row = st.Fetch()) {
-      if (st.Int(4) != cluster::BucketOwner::kOwned) {
-        not_owned->emplace_back(st.Bytes(0));
-        continue;
-      }
-      ReadRecordRow(st, &out->emplace_back());
+    ReadMultiGetRows(st, out, not_owned);
+    return;
+  }
+  if (pg_) {
+    backend::PgStatement& st = *pg_;
+    backend::PgStatement::Reader reader(st);
+    st.BindText(1, cluster_id_);
+    for (size_t i = 0; i < size_; ++i) {
+      st.BindBytes(static_cast<int>(i) + 2, ids[std::min(i, ids.size() - 1)]);
     }
+    ReadMultiGetRows(st, out, not_owned);
     return;
   }
   for (size_t i = 0; i < ids_.size(); ++i) {

@@ -255,6 +255,7 @@ class MultiGetStatement : public backend::Prepared {
   backend::IntColumn state_;
   soci::statement st_;
   std::unique_ptr<backend::SqliteStatement> native_;  // SQLite: instead of st_
+  std::unique_ptr<backend::PgStatement> pg_;          // PostgreSQL: instead of st_
 };
 
 // Keyset scan: the next `limit` rows with id > after, in id order, of the
