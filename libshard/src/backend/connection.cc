@@ -63,7 +63,10 @@ class SqliteTransactionStatements : public Prepared {
 Connection::Connection(Session session) : session_(std::move(session)) {}
 
 // Statements must go before the session they were prepared on.
-Connection::~Connection() { cache_.clear(); }
+Connection::~Connection() {
+  for (auto& [key, statement] : cache_) statement->ConnectionClosing();
+  cache_.clear();
+}
 
 void Connection::ConfigureSqlite(int busy_timeout_ms) {
   busy_.timeout_ms = busy_default_ms_ = busy_timeout_ms;

@@ -29,6 +29,10 @@ namespace libshard::backend {
 class Prepared {
  public:
   virtual ~Prepared() = default;
+  // The connection is closing: server-side state the statement would
+  // release on destruction goes with the session instead (no round trip
+  // to a server that may not answer).
+  virtual void ConnectionClosing() {}
 };
 
 class Connection {

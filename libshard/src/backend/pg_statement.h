@@ -45,9 +45,12 @@ class PgStatement {
   // Prepares `text` (with $1… placeholders) on the server under a name of
   // its own. Throws soci::postgresql_soci_error.
   PgStatement(soci::session& sql, std::string text);
-  // Deallocates the statement when the connection is idle and well; a
-  // closing connection takes it along anyway.
+  // Deallocates the statement when the connection is idle and well
+  // (after ConnectionClosing, never: the session takes it along).
   ~PgStatement();
+  // The session is about to close: no DEALLOCATE, which would wait for a
+  // server that may be frozen.
+  void ConnectionClosing() { name_.clear(); }
   PgStatement(const PgStatement&) = delete;
   PgStatement& operator=(const PgStatement&) = delete;
 

@@ -54,6 +54,9 @@ class GetStatement : public backend::Prepared {
   // kYes fills `out` (id untouched); kNotOwned fills `owner`.
   Found Run(std::string_view id, uint32_t bucket, RawRecord* out, cluster::BucketOwner* owner);
   static std::string Key(std::string_view entity) { return "rec.get:" + std::string(entity); }
+  void ConnectionClosing() override {
+    if (pg_) pg_->ConnectionClosing();
+  }
 
  private:
   const backend::Dialect& dialect_;
@@ -244,6 +247,9 @@ class MultiGetStatement : public backend::Prepared {
   size_t size() const { return size_; }
   static std::string Key(std::string_view entity, size_t size) {
     return "rec.mget" + std::to_string(size) + ":" + std::string(entity);
+  }
+  void ConnectionClosing() override {
+    if (pg_) pg_->ConnectionClosing();
   }
 
  private:
