@@ -11,7 +11,6 @@
 // is reached through a TcpProxy that can cut every link at once.
 #include <soci/soci.h>
 
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -23,12 +22,6 @@ using namespace conformance;  // NOLINT
 using libshard::testing::TcpProxy;
 
 namespace {
-
-int PortOf(const std::string& url) {
-  std::smatch m;
-  if (!std::regex_search(url, m, std::regex(R"(\bport=(\d+))"))) return -1;
-  return std::stoi(m[1]);
-}
 
 // A body whose `text` field is `n` bytes with NULs and high bytes in it.
 Document Body(size_t n, int seed) {
@@ -50,11 +43,10 @@ void CheckGetsAfterCuts(Backend backend, bool auto_reconnect) {
     MESSAGE("no " << std::string(BackendName(backend)) << " shard on this backend: nothing to check");
     return;
   }
-  const int port = PortOf(target->url);
+  const int port = libshard::testing::PortOfUrl(target->url);
   REQUIRE(port > 0);
   TcpProxy proxy(port);
-  target->url = std::regex_replace(target->url, std::regex(R"(\bport=\d+)"),
-                                   "port=" + std::to_string(proxy.port()));
+  target->url = libshard::testing::WithPort(target->url, proxy.port());
   if (auto_reconnect) target->url += " reconnect=1";
   const std::string shard = target->name;
   REQUIRE_OK(Store::Init(tc.config, {}));

@@ -5,7 +5,6 @@
 // again once the server answers. PostgreSQL and MariaDB shards only (SQLite
 // has no link; its waits are bounded by the busy handler).
 #include <chrono>
-#include <regex>
 #include <string>
 
 #include "conformance/conformance.h"
@@ -13,17 +12,6 @@
 
 using namespace conformance;  // NOLINT
 using libshard::testing::TcpProxy;
-
-namespace {
-
-// The port in a "postgresql://host=… port=N …" / "mysql://…" URL.
-int PortOf(const std::string& url) {
-  std::smatch m;
-  if (!std::regex_search(url, m, std::regex(R"(\bport=(\d+))"))) return -1;
-  return std::stoi(m[1]);
-}
-
-}  // namespace
 
 TEST_CASE("timeout: a frozen server fails calls with kUnavailable within the statement timeout") {
   AnnounceBackend();
@@ -39,11 +27,10 @@ TEST_CASE("timeout: a frozen server fails calls with kUnavailable within the sta
     MESSAGE("no PostgreSQL or MariaDB shard on this backend: nothing to freeze");
     return;
   }
-  const int port = PortOf(target->url);
+  const int port = libshard::testing::PortOfUrl(target->url);
   REQUIRE(port > 0);
   TcpProxy proxy(port);
-  target->url = std::regex_replace(target->url, std::regex(R"(\bport=\d+)"),
-                                   "port=" + std::to_string(proxy.port()));
+  target->url = libshard::testing::WithPort(target->url, proxy.port());
   const std::string frozen_shard = target->name;
   Options options;
   options.statement_timeout_ms = 1000;

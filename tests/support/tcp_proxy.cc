@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <regex>
 #include <stdexcept>
 
 namespace libshard::testing {
@@ -31,6 +32,16 @@ bool WriteAll(int fd, const char* buf, ssize_t n) {
 }
 
 }  // namespace
+
+int PortOfUrl(const std::string& url) {
+  std::smatch m;
+  if (!std::regex_search(url, m, std::regex(R"(\bport=(\d+))"))) return -1;
+  return std::stoi(m[1]);
+}
+
+std::string WithPort(const std::string& url, int port) {
+  return std::regex_replace(url, std::regex(R"(\bport=\d+)"), "port=" + std::to_string(port));
+}
 
 TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -10,10 +10,17 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace libshard::testing {
+
+// The port in a "postgresql://host=… port=N …" / "mysql://…" URL; -1 when
+// it names none.
+int PortOfUrl(const std::string& url);
+// `url` with its port replaced by `port`.
+std::string WithPort(const std::string& url, int port);
 
 class TcpProxy {
  public:

@@ -33,6 +33,8 @@
 #include <string>
 #include <string_view>
 
+#include "backend/reset_on_exit.h"
+
 namespace soci {
 class session;
 }  // namespace soci
@@ -71,18 +73,8 @@ class MysqlStatement {
   // Valid until the next Fetch, Execute or Reset.
   std::string_view Bytes(int col) const;
 
-  // Resets the statement when it goes out of scope (every path out of a
-  // Run, exceptions included).
-  class Reader {
-   public:
-    explicit Reader(MysqlStatement& st) : st_(st) {}
-    ~Reader() { st_.Reset(); }
-    Reader(const Reader&) = delete;
-    Reader& operator=(const Reader&) = delete;
-
-   private:
-    MysqlStatement& st_;
-  };
+  // Resets the statement on every path out of a Run (reset_on_exit.h).
+  using Reader = ResetOnExit<MysqlStatement>;
 
  private:
   struct State;  // the MYSQL_STMT and its bound buffers (mysql.h stays out of this header)

@@ -32,6 +32,8 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/reset_on_exit.h"
+
 namespace soci {
 class session;
 }  // namespace soci
@@ -74,16 +76,8 @@ class PgStatement {
   // Valid until the next Execute or Reset.
   std::string_view Bytes(int col) const;
 
-  class Reader {
-   public:
-    explicit Reader(PgStatement& st) : st_(st) {}
-    ~Reader() { st_.Reset(); }
-    Reader(const Reader&) = delete;
-    Reader& operator=(const Reader&) = delete;
-
-   private:
-    PgStatement& st_;
-  };
+  // Resets the statement on every path out of a Run (reset_on_exit.h).
+  using Reader = ResetOnExit<PgStatement>;
 
  private:
   [[noreturn]] void Throw(const void* result, const char* where);

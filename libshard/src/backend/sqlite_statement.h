@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/reset_on_exit.h"
 #include "backend/session.h"
 
 namespace soci {
@@ -75,18 +76,8 @@ class SqliteStatement {
   std::string_view Bytes(int col) const;
   long long Changes() const;
 
-  // Resets the statement when it goes out of scope (every path out of a
-  // Run, exceptions included).
-  class Reader {
-   public:
-    explicit Reader(SqliteStatement& st) : st_(st) {}
-    ~Reader() { st_.Reset(); }
-    Reader(const Reader&) = delete;
-    Reader& operator=(const Reader&) = delete;
-
-   private:
-    SqliteStatement& st_;
-  };
+  // Resets the statement on every path out of a Run (reset_on_exit.h).
+  using Reader = ResetOnExit<SqliteStatement>;
 
  private:
   bool Step(SqlOp op);
