@@ -11,6 +11,15 @@
 namespace libshard::backend {
 namespace {
 
+// A bytes column's buffer starts at this size, and goes back to it after
+// an execution that grew it past kKeepBytes (one huge body must not stay
+// allocated for the pooled connection's life).
+constexpr size_t kStartBytes = 256;
+constexpr size_t kKeepBytes = 64 * 1024;
+
+// CR_STMT_CLOSED: what a statement the client library closed reports.
+constexpr int kStatementClosed = 2056;
+
 bool IsIntegerType(enum_field_types t) {
   switch (t) {
     case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_INT24:
@@ -48,7 +57,10 @@ struct MysqlStatement::State {
                                  static_cast<int>(mysql_stmt_errno(stmt)));
   }
 
-  void BindResults() {
+  // Points the result binds at the columns' buffers; false when the
+  // client library refused (it never has: the types are the ones it took
+  // at prepare).
+  bool SetResultBinds() {
     for (size_t i = 0; i < columns.size(); ++i) {
       Column& c = columns[i];
       MYSQL_BIND& b = results[i];
@@ -65,7 +77,29 @@ struct MysqlStatement::State {
         b.buffer_length = c.bytes.size();
       }
     }
-    if (mysql_stmt_bind_result(stmt, results.data())) Throw();
+    return mysql_stmt_bind_result(stmt, results.data()) == 0;
+  }
+
+  void BindResults() {
+    if (!SetResultBinds()) Throw();
+  }
+
+  // Gives back buffers one execution grew past kKeepBytes. Never throws
+  // (it runs on the way out of a read): if the binds cannot be renewed the
+  // statement is closed, and its next execution fails as a closed
+  // statement does, which drops the connection.
+  void ShrinkBuffers() {
+    if (stmt == nullptr) return;
+    bool shrunk = false;
+    for (Column& c : columns) {
+      if (c.integer || c.bytes.size() <= kKeepBytes) continue;
+      std::string(kStartBytes, '\0').swap(c.bytes);
+      shrunk = true;
+    }
+    if (shrunk && !SetResultBinds()) {
+      mysql_stmt_close(stmt);
+      stmt = nullptr;
+    }
   }
 
   // After MYSQL_DATA_TRUNCATED: reads each cut value again into a buffer
@@ -116,7 +150,7 @@ MysqlStatement::MysqlStatement(soci::session& sql, std::string text)
       s_->columns.resize(n);
       for (unsigned i = 0; i < n; ++i) {
         s_->columns[i].integer = IsIntegerType(fields[i].type);
-        if (!s_->columns[i].integer) s_->columns[i].bytes.resize(256);
+        if (!s_->columns[i].integer) s_->columns[i].bytes.resize(kStartBytes);
       }
       mysql_free_result(meta);
       s_->results.resize(n);
@@ -176,6 +210,10 @@ bool MysqlStatement::Step(bool first) {
     if (hooks_) hooks_->Before(op, text_);
     if (first) {
       if (s_->pending) Reset();
+      if (s_->stmt == nullptr) {
+        throw soci::mysql_soci_error("mysql statement: closed (its result buffers could not be "
+                                     "renewed)", kStatementClosed);
+      }
       if (!s_->params.empty() && mysql_stmt_bind_param(s_->stmt, s_->params.data())) s_->Throw();
       if (mysql_stmt_execute(s_->stmt)) s_->Throw();
       s_->pending = !s_->columns.empty();
@@ -191,16 +229,18 @@ bool MysqlStatement::Step(bool first) {
 }
 
 void MysqlStatement::Reset() {
-  if (!s_->pending) return;
-  // The rest of the result is already on its way: read it to the end (no
-  // round trip). An error here means the link is gone; the next command
-  // reports it.
-  for (;;) {
-    const int rc = mysql_stmt_fetch(s_->stmt);
-    if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) break;
+  if (s_->pending) {
+    // The rest of the result is already on its way: read it to the end
+    // (no round trip). An error here means the link is gone; the next
+    // command reports it.
+    for (;;) {
+      const int rc = mysql_stmt_fetch(s_->stmt);
+      if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) break;
+    }
+    s_->pending = false;
+    mysql_stmt_free_result(s_->stmt);
   }
-  s_->pending = false;
-  mysql_stmt_free_result(s_->stmt);
+  s_->ShrinkBuffers();
 }
 
 bool MysqlStatement::IsNull(int col) const { return s_->columns[static_cast<size_t>(col)].null; }

@@ -24,6 +24,10 @@
 // - bytes are bound and read as binary, byte-exact (NUL bytes included);
 // - every execution's result is read to its end before the connection is
 //   used again (Reader), as the protocol requires.
+// Result buffers start at 256 bytes per bytes column and grow to a longer
+// value (which is then read again whole); a buffer grown past 64 KiB is
+// given back when the read ends, so one huge record does not stay
+// allocated for the pooled connection's life.
 //
 // Thread-safety: as the session (one thread at a time).
 #pragma once

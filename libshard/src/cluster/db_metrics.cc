@@ -43,39 +43,32 @@ void DbMetrics::Fill(DatabaseMetrics* out) const {
   }
 }
 
-IndexRowCounters::IndexRowCounters() : map_(std::make_shared<const Map>()) {}
-
 void IndexRowCounters::Add(std::string_view entity, std::string_view index, uint64_t n) {
   if (n == 0) return;
-  std::pair<std::string_view, std::string_view> key(entity, index);
+  const std::pair<std::string_view, std::string_view> key(entity, index);
   {
-    std::shared_ptr<const Map> map = map_.load(std::memory_order_acquire);
-    auto it = map->find(key);
-    if (it != map->end()) {
-      it->second->fetch_add(n, std::memory_order_relaxed);
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = counters_.find(key);
+    if (it != counters_.end()) {
+      it->second.fetch_add(n, std::memory_order_relaxed);
       return;
     }
   }
   // First rows of this index in this process (once per index).
-  std::lock_guard<std::mutex> lock(grow_mu_);
-  std::shared_ptr<const Map> map = map_.load(std::memory_order_acquire);
-  auto it = map->find(key);
-  if (it == map->end()) {
-    auto copy = std::make_shared<Map>(*map);
-    it = copy->emplace(std::pair<std::string, std::string>(entity, index),
-                       std::make_shared<std::atomic<uint64_t>>(0))
-             .first;
-    map_.store(std::move(copy), std::memory_order_release);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = counters_.find(key);
+  if (it == counters_.end()) {
+    it = counters_.try_emplace(std::pair<std::string, std::string>(entity, index), 0).first;
   }
-  it->second->fetch_add(n, std::memory_order_relaxed);
+  it->second.fetch_add(n, std::memory_order_relaxed);
 }
 
 std::vector<std::pair<std::pair<std::string, std::string>, uint64_t>> IndexRowCounters::Snapshot()
     const {
-  std::shared_ptr<const Map> map = map_.load(std::memory_order_acquire);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<std::pair<std::pair<std::string, std::string>, uint64_t>> out;
-  out.reserve(map->size());
-  for (const auto& [key, n] : *map) out.emplace_back(key, n->load(std::memory_order_relaxed));
+  out.reserve(counters_.size());
+  for (const auto& [key, n] : counters_) out.emplace_back(key, n.load(std::memory_order_relaxed));
   return out;
 }
 
