@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/pg_statement.h"
 #include "backend/session.h"
 #include "conformance/conformance.h"
 #include "support/tcp_proxy.h"
@@ -141,4 +142,47 @@ TEST_CASE("native get: when MariaDB refuses more prepared statements, point gets
     CHECK(r->doc == Body(static_cast<size_t>(i * 50), i));
   }
   CHECK_CODE(store.Get(items, "absent"), Code::kNotFound);
+}
+
+TEST_CASE("native get: PostgreSQL's statement sends every bound value, its first execution "
+          "included") {
+  // Parameters bound in increasing order grow the statement's buffers;
+  // every value must still be the one bound when the statement runs. (Run
+  // under ASan with max_free_fill_size, a value read from a buffer freed
+  // by that growth arrives as 0x55 bytes: libpq is not instrumented, so
+  // only its result shows it.)
+  AnnounceBackend();
+  TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
+  const DatabaseConfig* pg = nullptr;
+  for (const DatabaseConfig& db : tc.config.databases) {
+    if (db.backend == Backend::kPostgres && pg == nullptr) pg = &db;
+  }
+  if (pg == nullptr) {
+    MESSAGE("no PostgreSQL database on this backend: nothing to check");
+    return;
+  }
+  libshard::backend::RegisterBackendsOnce();
+  libshard::backend::Session session =
+      libshard::backend::OpenSession(Backend::kPostgres, pg->url, nullptr);
+  libshard::backend::PgStatement st(
+      *session.sql, "SELECT $1::bytea, $2::text, $3::bigint, $4::text, $5::bigint");
+  for (int run = 0; run < 3; ++run) {
+    CAPTURE(run);
+    const std::string bytes("a\0b", 3);
+    const std::string text = "short-" + std::to_string(run);  // in the string's own buffer
+    const std::string longer(100, static_cast<char>('k' + run));  // on the heap
+    libshard::backend::PgStatement::Reader reader(st);
+    st.BindBytes(1, bytes);
+    st.BindText(2, text);
+    st.BindInt(3, -5 - run);
+    st.BindText(4, longer);
+    st.BindInt(5, int64_t{1} << 40);
+    REQUIRE(st.Execute());
+    CHECK(st.Bytes(0) == bytes);
+    CHECK(st.Bytes(1) == text);
+    CHECK(st.Int(2) == -5 - run);
+    CHECK(st.Bytes(3) == longer);
+    CHECK(st.Int(4) == int64_t{1} << 40);
+    CHECK_FALSE(st.Fetch());
+  }
 }

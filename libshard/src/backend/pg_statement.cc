@@ -72,10 +72,11 @@ void PgStatement::BindBytes(int i, std::string_view bytes) {
 
 void PgStatement::BindText(int i, std::string_view text) {
   // libpq reads a text parameter up to its NUL: keep a terminated copy.
+  // Its pointer is taken at Execute: binding a later parameter may grow
+  // texts_ and move the copy (a short string lives inside the object).
   const size_t k = static_cast<size_t>(i - 1);
   BindBytes(i, {});
   texts_[k].assign(text);
-  values_[k] = texts_[k].c_str();
   formats_[k] = 0;
 }
 
@@ -84,6 +85,9 @@ void PgStatement::BindInt(int i, int64_t v) { BindText(i, std::to_string(v)); }
 bool PgStatement::Execute() {
   constexpr SqlOp kOp = SqlOp::kExecute;
   Reset();
+  for (size_t k = 0; k < values_.size(); ++k) {
+    if (formats_[k] == 0) values_[k] = texts_[k].c_str();
+  }
   try {
     if (hooks_) hooks_->Before(kOp, text_);
     PGresult* r = PQexecPrepared(static_cast<PGconn*>(conn_), name_.c_str(),
