@@ -11,9 +11,11 @@
 // is reached through a TcpProxy that can cut every link at once.
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "backend/mysql_statement.h"
 #include "backend/pg_statement.h"
 #include "backend/session.h"
 #include "conformance/conformance.h"
@@ -31,19 +33,31 @@ Document Body(size_t n, int seed) {
   return Document::MakeObject({{"text", Document(text)}, {"seed", int64_t{seed}}});
 }
 
+// The first database of `backend` in the cluster (a record shard when
+// `shard`), or null — said in the test's output: the caller has nothing to
+// check on this backend then.
+DatabaseConfig* FirstDatabase(TestCluster& tc, Backend backend, bool shard) {
+  for (DatabaseConfig& db : tc.config.databases) {
+    const bool is_shard = std::find(tc.config.shards.begin(), tc.config.shards.end(), db.name) !=
+                          tc.config.shards.end();
+    if (db.backend == backend && (is_shard || !shard)) return &db;
+  }
+  MESSAGE("no " << std::string(BackendName(backend)) << (shard ? " shard" : " database")
+                << " on this backend: nothing to check");
+  return nullptr;
+}
+
+// A plain session (no hooks) to `db`.
+libshard::backend::Session OpenPlain(const DatabaseConfig& db) {
+  libshard::backend::RegisterBackendsOnce();
+  return libshard::backend::OpenSession(db.backend, db.url, nullptr);
+}
+
 void CheckGetsAfterCuts(Backend backend, bool auto_reconnect) {
   AnnounceBackend();
   TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
-  DatabaseConfig* target = nullptr;
-  for (const std::string& shard : tc.config.shards) {
-    for (DatabaseConfig& db : tc.config.databases) {
-      if (db.name == shard && db.backend == backend && target == nullptr) target = &db;
-    }
-  }
-  if (target == nullptr) {
-    MESSAGE("no " << std::string(BackendName(backend)) << " shard on this backend: nothing to check");
-    return;
-  }
+  DatabaseConfig* target = FirstDatabase(tc, backend, /*shard=*/true);
+  if (target == nullptr) return;
   const int port = libshard::testing::PortOfUrl(target->url);
   REQUIRE(port > 0);
   TcpProxy proxy(port);
@@ -107,19 +121,11 @@ TEST_CASE("native get: when MariaDB refuses more prepared statements, point gets
           "text statement") {
   AnnounceBackend();
   TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
-  const DatabaseConfig* mysql = nullptr;
-  for (const DatabaseConfig& db : tc.config.databases) {
-    if (db.backend == Backend::kMysql && mysql == nullptr) mysql = &db;
-  }
-  if (mysql == nullptr) {
-    MESSAGE("no MariaDB database on this backend: nothing to check");
-    return;
-  }
+  const DatabaseConfig* mysql = FirstDatabase(tc, Backend::kMysql, /*shard=*/false);
+  if (mysql == nullptr) return;
   // A server-wide limit: other clients of the test server prepare nothing
   // else, and the point get falls back for them too while it is 0.
-  libshard::backend::RegisterBackendsOnce();
-  libshard::backend::Session admin =
-      libshard::backend::OpenSession(Backend::kMysql, mysql->url, nullptr);
+  libshard::backend::Session admin = OpenPlain(*mysql);
   int limit = 0;
   *admin.sql << "SELECT @@GLOBAL.max_prepared_stmt_count", soci::into(limit);
   *admin.sql << "SET GLOBAL max_prepared_stmt_count = 0";
@@ -147,23 +153,15 @@ TEST_CASE("native get: when MariaDB refuses more prepared statements, point gets
 TEST_CASE("native get: PostgreSQL's statement sends every bound value, its first execution "
           "included") {
   // Parameters bound in increasing order grow the statement's buffers;
-  // every value must still be the one bound when the statement runs. (Run
-  // under ASan with max_free_fill_size, a value read from a buffer freed
-  // by that growth arrives as 0x55 bytes: libpq is not instrumented, so
-  // only its result shows it.)
+  // every value must still be the one bound when the statement runs. (A
+  // pointer into a buffer freed by that growth is read inside libpq, which
+  // is not instrumented; ASan reports it through its interceptors, and
+  // without ASan the value arrives wrong or right by luck.)
   AnnounceBackend();
   TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
-  const DatabaseConfig* pg = nullptr;
-  for (const DatabaseConfig& db : tc.config.databases) {
-    if (db.backend == Backend::kPostgres && pg == nullptr) pg = &db;
-  }
-  if (pg == nullptr) {
-    MESSAGE("no PostgreSQL database on this backend: nothing to check");
-    return;
-  }
-  libshard::backend::RegisterBackendsOnce();
-  libshard::backend::Session session =
-      libshard::backend::OpenSession(Backend::kPostgres, pg->url, nullptr);
+  const DatabaseConfig* pg = FirstDatabase(tc, Backend::kPostgres, /*shard=*/false);
+  if (pg == nullptr) return;
+  libshard::backend::Session session = OpenPlain(*pg);
   libshard::backend::PgStatement st(
       *session.sql, "SELECT $1::bytea, $2::text, $3::bigint, $4::text, $5::bigint");
   for (int run = 0; run < 3; ++run) {
@@ -184,5 +182,59 @@ TEST_CASE("native get: PostgreSQL's statement sends every bound value, its first
     CHECK(st.Bytes(3) == longer);
     CHECK(st.Int(4) == int64_t{1} << 40);
     CHECK_FALSE(st.Fetch());
+  }
+}
+
+TEST_CASE("native get: PostgreSQL's statements are deallocated when dropped, not when their "
+          "connection closes") {
+  // Dropped after an error (Connection::ForgetStatements) on a connection
+  // that stays: DEALLOCATE, or every such error would leave one behind on
+  // the server. Dropped with a closing connection (ConnectionClosing): no
+  // round trip, the session takes them along.
+  AnnounceBackend();
+  TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
+  const DatabaseConfig* pg = FirstDatabase(tc, Backend::kPostgres, /*shard=*/false);
+  if (pg == nullptr) return;
+  libshard::backend::Session session = OpenPlain(*pg);
+  auto count = [&] {
+    int n = -1;
+    *session.sql << "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE "
+                    "'libshard_native_%'",
+        soci::into(n);
+    return n;
+  };
+  const int before = count();
+  {
+    libshard::backend::PgStatement st(*session.sql, "SELECT 1");
+    CHECK(count() == before + 1);
+  }
+  CHECK(count() == before);
+  {
+    libshard::backend::PgStatement st(*session.sql, "SELECT 2");
+    st.ConnectionClosing();
+  }
+  CHECK(count() == before + 1);
+}
+
+TEST_CASE("native get: MariaDB's statement gives back a result buffer grown past 64 KiB") {
+  AnnounceBackend();
+  TestCluster tc = MakeCluster(BackendFromEnv(), Spec({"items"}));
+  const DatabaseConfig* mysql = FirstDatabase(tc, Backend::kMysql, /*shard=*/false);
+  if (mysql == nullptr) return;
+  libshard::backend::Session session = OpenPlain(*mysql);
+  libshard::backend::MysqlStatement st(*session.sql, "SELECT REPEAT('x', ?)");
+  const size_t start = st.buffer_bytes();
+  for (const int64_t n : {int64_t{10}, int64_t{300}, int64_t{200000}, int64_t{5}}) {
+    CAPTURE(n);
+    {
+      libshard::backend::MysqlStatement::Reader reader(st);
+      st.BindInt(1, n);
+      REQUIRE(st.Execute());
+      CHECK(st.Bytes(0) == std::string(static_cast<size_t>(n), 'x'));
+      CHECK_FALSE(st.Fetch());
+    }
+    // Read back whole, then given back when it grew past 64 KiB; a value
+    // that fits keeps the buffer it needed.
+    CHECK(st.buffer_bytes() <= std::max(start, size_t{300}));
   }
 }

@@ -243,6 +243,12 @@ void MysqlStatement::Reset() {
   s_->ShrinkBuffers();
 }
 
+size_t MysqlStatement::buffer_bytes() const {
+  size_t n = 0;
+  for (const State::Column& c : s_->columns) n += c.bytes.size();
+  return n;
+}
+
 bool MysqlStatement::IsNull(int col) const { return s_->columns[static_cast<size_t>(col)].null; }
 
 int64_t MysqlStatement::Int(int col) const { return s_->columns[static_cast<size_t>(col)].value; }

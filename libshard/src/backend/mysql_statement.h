@@ -77,6 +77,9 @@ class MysqlStatement {
   // Valid until the next Fetch, Execute or Reset.
   std::string_view Bytes(int col) const;
 
+  // Bytes held by the result buffers (for tests of their give-back).
+  size_t buffer_bytes() const;
+
   // Resets the statement on every path out of a Run (reset_on_exit.h).
   using Reader = ResetOnExit<MysqlStatement>;
 

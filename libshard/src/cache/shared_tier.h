@@ -114,10 +114,10 @@ class SharedTier {
   // record): kKept.
   void FillMany(const std::vector<FillItem>& items, std::vector<Outcome>* out);
   // Deletes the keys (one round trip). False when they could not be
-  // deleted now (then queued for replay; see above). kKeepFloors (puts,
+  // deleted now (then queued for replay; see above). Floors::kKeep (puts,
   // and every replay) leaves a key's version floor in place, which may be
   // a later writer's (shared_tier_scripts.h, kDropKeepFloorScript);
-  // kDropFloors is a plain DEL, for deleted records.
+  // Floors::kDrop is a plain DEL, for deleted records.
   enum class Floors { kKeep, kDrop };
   bool Invalidate(const std::vector<std::string>& keys, Floors floors = Floors::kKeep);
 

@@ -125,7 +125,7 @@ end
 return n
 )lua";
 
-// An invalidation after COMMIT (SharedTier::Invalidate with kKeepFloors,
+// An invalidation after COMMIT (SharedTier::Invalidate with Floors::kKeep,
 // and every replay of a queued one): as DEL — the entry and every lease go
 // — but a version floor stays, with the key's remaining expiry. The floor
 // may be another writer's: the next writer of the id sends its early
